@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every Swift target shares: strict Swift 6 and explicit imports.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "meshline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MeshlineModels", targets: ["MeshlineModels"]),
+        .executable(name: "meshline", targets: ["meshline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
+        .systemLibrary(
+            name: "CNghttp2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // protoc-c output for proto/, committed; regenerate with scripts/generate-proto.
+        .target(
+            name: "MeshlineProtoC",
+            dependencies: ["CProtobufC"],
+            cSettings: [.unsafeFlags(["-w"])]
+        ),
+        // Swift value types for the contract and their protobuf-c bridging.
+        .target(
+            name: "MeshlineModels",
+            dependencies: ["MeshlineProtoC", "CProtobufC"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline",
+            dependencies: [
+                "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks: release-mode executables, run by the scripts under bench/.
+        .executableTarget(
+            name: "meshline-bench-models",
+            dependencies: ["MeshlineModels", "MeshlineProtoC", "CProtobufC"],
+            path: "bench/models/Sources",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineModelsTests",
+            dependencies: ["MeshlineModels"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CModulesTests",
+            dependencies: ["CNghttp2", "CProtobufC"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,169 @@
+// The bridge between the generated Swift value types and protobuf-c's C structs.
+//
+// This file and ProtoArena.swift are the only hand-written places where
+// MeshlineModels touches C memory; the generated `*.bridge.swift` files call
+// the helpers below field by field.
+
+internal import CProtobufC
+
+/// A generated value type with a protobuf-c struct counterpart.
+protocol ProtobufCBridged {
+    associatedtype CMessage
+    /// The message's full name in the contract, e.g. `meshline.v1.Export`.
+    static var protoName: String { get }
+    /// Sets a freshly allocated C struct to its defaults (protoc-c's `__init`).
+    static func cInitialize(_ message: UnsafeMutablePointer<CMessage>)
+    /// Copies a C struct out into a value, checking enums, UTF-8 and required fields.
+    init(cMessage: UnsafePointer<CMessage>) throws(ProtoDecodingError)
+    /// Writes the value into an initialized C struct; every pointer it stores comes from `arena`.
+    func fill(_ message: UnsafeMutablePointer<CMessage>, arena: ProtoArena)
+}
+
+/// A top-level message: protoc-c generates pack and unpack functions only for these.
+protocol ProtobufCPackable: ProtobufCBridged {
+    static func cUnpack(_ allocator: UnsafePointer<ProtobufCAllocator>, _ count: Int, _ bytes: UnsafePointer<UInt8>) -> UnsafeMutablePointer<CMessage>?
+    static func cPackedSize(_ message: UnsafePointer<CMessage>) -> Int
+    static func cPack(_ message: UnsafePointer<CMessage>, _ out: UnsafeMutablePointer<UInt8>) -> Int
+}
+
+/// A generated enum; its raw value is the proto enum number.
+protocol ProtobufCEnum: RawRepresentable where RawValue == Int32 {}
+
+enum ProtoC {
+    // MARK: Whole messages
+
+    static func decode<M: ProtobufCPackable>(_ bytes: some Sequence<UInt8>, as type: M.Type) throws(ProtoDecodingError) -> M {
+        let result = bytes.withContiguousStorageIfAvailable { buffer in
+            decodeResult(UnsafeRawBufferPointer(buffer), as: type)
+        }
+        if let result { return try result.get() }
+        return try Array(bytes).withUnsafeBytes { decodeResult($0, as: type) }.get()
+    }
+
+    private static func decodeResult<M: ProtobufCPackable>(_ buffer: UnsafeRawBufferPointer, as type: M.Type) -> Result<M, ProtoDecodingError> {
+        // protobuf-c allocates the unpacked tree from the arena; it is released as a whole.
+        let arena = ProtoArena(initialCapacity: 2 * buffer.count + 512)
+        return withExtendedLifetime(arena) {
+            var allocator = arena.protobufCAllocator
+            var empty: UInt8 = 0
+            let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
+                M.cUnpack(&allocator, buffer.count, base ?? emptyPointer)
+            }
+            guard let unpacked else { return .failure(.malformed(message: M.protoName)) }
+            do throws(ProtoDecodingError) {
+                return .success(try M(cMessage: unpacked))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    static func encode<M: ProtobufCPackable>(_ message: M) -> [UInt8] {
+        let arena = ProtoArena(initialCapacity: 2048)
+        return withExtendedLifetime(arena) {
+            let c = arena.message(message)
+            let size = M.cPackedSize(c)
+            guard size > 0 else { return [] }
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = M.cPack(c, buffer.baseAddress!)
+            }
+        }
+    }
+
+    // MARK: Decoding fields
+
+    static func string(_ pointer: UnsafeMutablePointer<CChar>?, field: String, in owner: String) throws(ProtoDecodingError) -> String {
+        guard let pointer, pointer.pointee != 0 else { return "" }
+        guard let value = String(validatingCString: pointer) else {
+            throw .invalidUTF8(message: owner, field: field)
+        }
+        return value
+    }
+
+    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let base = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: data.len))
+    }
+
+    static func enumValue<E: ProtobufCEnum>(_ raw: some BinaryInteger, field: String, in owner: String, as type: E.Type) throws(ProtoDecodingError) -> E {
+        let number = Int32(truncatingIfNeeded: raw)
+        guard let value = E(rawValue: number) else {
+            throw .unknownEnumValue(message: owner, field: field, value: number)
+        }
+        return value
+    }
+
+    static func message<M: ProtobufCBridged>(_ pointer: UnsafeMutablePointer<M.CMessage>?, field: String, in owner: String, as type: M.Type) throws(ProtoDecodingError) -> M? {
+        guard let pointer else { return nil }
+        do {
+            return try M(cMessage: pointer)
+        } catch {
+            throw error.nested(in: field, of: owner)
+        }
+    }
+
+    static func requiredMessage<M: ProtobufCBridged>(_ pointer: UnsafeMutablePointer<M.CMessage>?, field: String, in owner: String, as type: M.Type) throws(ProtoDecodingError) -> M {
+        guard let value = try message(pointer, field: field, in: owner, as: type) else {
+            throw .missingRequiredField(message: owner, field: field)
+        }
+        return value
+    }
+
+    static func messages<M: ProtobufCBridged>(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<M.CMessage>?>?, count: Int, field: String, in owner: String, as type: M.Type) throws(ProtoDecodingError) -> [M] {
+        guard count > 0, let pointers else { return [] }
+        var values: [M] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            guard let pointer = pointers[index] else { throw .malformed(message: owner) }
+            do {
+                values.append(try M(cMessage: pointer))
+            } catch {
+                throw error.nested(in: "\(field)[\(index)]", of: owner)
+            }
+        }
+        return values
+    }
+
+    static func strings(_ pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, count: Int, field: String, in owner: String) throws(ProtoDecodingError) -> [String] {
+        guard count > 0, let pointers else { return [] }
+        var values: [String] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            values.append(try string(pointers[index], field: "\(field)[\(index)]", in: owner))
+        }
+        return values
+    }
+
+    static func byteArrays(_ pointer: UnsafeMutablePointer<ProtobufCBinaryData>?, count: Int) -> [[UInt8]] {
+        guard count > 0, let pointer else { return [] }
+        return UnsafeBufferPointer(start: pointer, count: count).map(bytes)
+    }
+
+    static func enums<C: RawRepresentable, E: ProtobufCEnum>(_ pointer: UnsafeMutablePointer<C>?, count: Int, field: String, in owner: String, as type: E.Type) throws(ProtoDecodingError) -> [E] where C.RawValue: BinaryInteger {
+        guard count > 0, let pointer else { return [] }
+        var values: [E] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            values.append(try enumValue(pointer[index].rawValue, field: "\(field)[\(index)]", in: owner, as: type))
+        }
+        return values
+    }
+
+    static func bools(_ pointer: UnsafeMutablePointer<protobuf_c_boolean>?, count: Int) -> [Bool] {
+        guard count > 0, let pointer else { return [] }
+        return UnsafeBufferPointer(start: pointer, count: count).map { $0 != 0 }
+    }
+
+    static func scalars<T>(_ pointer: UnsafeMutablePointer<T>?, count: Int) -> [T] {
+        guard count > 0, let pointer else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    // MARK: Encoding fields
+
+    /// The C enum's raw value for a proto enum number (C enums import as UInt32 or Int32).
+    static func cEnumRawValue<T: FixedWidthInteger>(_ number: Int32) -> T {
+        T(truncatingIfNeeded: number)
+    }
+}
