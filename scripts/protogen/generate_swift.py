@@ -361,11 +361,21 @@ def gen_service_descriptor(file_proto, service, comments, index):
     out.append(f"public enum {service.name}Descriptor {{")
     out.append(f'    /// The service\'s full name, `{full}`.')
     out.append(f'    public static let fullName = "{full}"')
+    names = []
     for j, method in enumerate(service.method):
         if method.client_streaming:
             raise GenerationError(f"{full}.{method.name}: client streaming is not supported")
+        name = lower_camel(camel_to_lower(method.name))
+        names.append(name)
+        streaming = "true" if method.server_streaming else "false"
         out += doc_lines(comments.get((6, index, 2, j), ""), "    ")
-        out.append(f'    public static let {lower_camel(camel_to_lower(method.name))} = "/{full}/{method.name}"')
+        out.append(f"    public static let {name} = RPCMethod(")
+        out.append(f'        path: "/{full}/{method.name}", name: "{method.name}",')
+        out.append(f'        requestType: "{method.input_type.lstrip(".")}", responseType: "{method.output_type.lstrip(".")}",')
+        out.append(f"        serverStreaming: {streaming}")
+        out.append("    )")
+    out.append("    /// Every method, in .proto order.")
+    out.append(f"    public static let methods: [RPCMethod] = [{', '.join(names)}]")
     out.append("}")
     return out
 

@@ -64,7 +64,17 @@ public enum HealthDescriptor {
     /// The service's full name, `grpc.health.v1.Health`.
     public static let fullName = "grpc.health.v1.Health"
     /// Answers the current status; NOT_FOUND for an unknown service.
-    public static let check = "/grpc.health.v1.Health/Check"
+    public static let check = RPCMethod(
+        path: "/grpc.health.v1.Health/Check", name: "Check",
+        requestType: "grpc.health.v1.HealthCheckRequest", responseType: "grpc.health.v1.HealthCheckResponse",
+        serverStreaming: false
+    )
     /// Streams the status: the current one at once, then every change.
-    public static let watch = "/grpc.health.v1.Health/Watch"
+    public static let watch = RPCMethod(
+        path: "/grpc.health.v1.Health/Watch", name: "Watch",
+        requestType: "grpc.health.v1.HealthCheckRequest", responseType: "grpc.health.v1.HealthCheckResponse",
+        serverStreaming: true
+    )
+    /// Every method, in .proto order.
+    public static let methods: [RPCMethod] = [check, watch]
 }

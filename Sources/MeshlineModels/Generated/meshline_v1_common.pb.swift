@@ -81,7 +81,7 @@ public struct Party: Sendable, Hashable {
     /// The kind of organisation.
     public var role: PartyRole
     /// The team or system inside that organisation, e.g. `fulfillment-team`.
-    /// Lower-case letters, digits, `-`, `_` and `.`; 1 to 64 characters.
+    /// Lower-case ASCII letters, digits, `-`, `_` and `.`; 1 to 64 characters.
     public var name: String
 
     /// Creates the message; every field not given has its proto3 default.

@@ -296,13 +296,35 @@ public enum DecisionServiceDescriptor {
     /// The service's full name, `meshline.v1.DecisionService`.
     public static let fullName = "meshline.v1.DecisionService"
     /// Stores a tenant's rule set version (validated first).
-    public static let putRuleSet = "/meshline.v1.DecisionService/PutRuleSet"
+    public static let putRuleSet = RPCMethod(
+        path: "/meshline.v1.DecisionService/PutRuleSet", name: "PutRuleSet",
+        requestType: "meshline.v1.PutRuleSetRequest", responseType: "meshline.v1.PutRuleSetResponse",
+        serverStreaming: false
+    )
     /// Reads a tenant's rule set.
-    public static let getRuleSet = "/meshline.v1.DecisionService/GetRuleSet"
+    public static let getRuleSet = RPCMethod(
+        path: "/meshline.v1.DecisionService/GetRuleSet", name: "GetRuleSet",
+        requestType: "meshline.v1.GetRuleSetRequest", responseType: "meshline.v1.GetRuleSetResponse",
+        serverStreaming: false
+    )
     /// Updates the inventory view; may trigger re-evaluations.
-    public static let updateInventory = "/meshline.v1.DecisionService/UpdateInventory"
+    public static let updateInventory = RPCMethod(
+        path: "/meshline.v1.DecisionService/UpdateInventory", name: "UpdateInventory",
+        requestType: "meshline.v1.UpdateInventoryRequest", responseType: "meshline.v1.UpdateInventoryResponse",
+        serverStreaming: false
+    )
     /// Decides an order and publishes its exports.
-    public static let decide = "/meshline.v1.DecisionService/Decide"
+    public static let decide = RPCMethod(
+        path: "/meshline.v1.DecisionService/Decide", name: "Decide",
+        requestType: "meshline.v1.DecideRequest", responseType: "meshline.v1.DecideResponse",
+        serverStreaming: false
+    )
     /// Decides an export again and publishes a superseding version.
-    public static let reevaluate = "/meshline.v1.DecisionService/Reevaluate"
+    public static let reevaluate = RPCMethod(
+        path: "/meshline.v1.DecisionService/Reevaluate", name: "Reevaluate",
+        requestType: "meshline.v1.ReevaluateRequest", responseType: "meshline.v1.ReevaluateResponse",
+        serverStreaming: false
+    )
+    /// Every method, in .proto order.
+    public static let methods: [RPCMethod] = [putRuleSet, getRuleSet, updateInventory, decide, reevaluate]
 }

@@ -526,13 +526,35 @@ public enum ExceptionRouterDescriptor {
     /// The service's full name, `meshline.v1.ExceptionRouter`.
     public static let fullName = "meshline.v1.ExceptionRouter"
     /// Opens a case for a rejection, expiry or backorder.
-    public static let report = "/meshline.v1.ExceptionRouter/Report"
+    public static let report = RPCMethod(
+        path: "/meshline.v1.ExceptionRouter/Report", name: "Report",
+        requestType: "meshline.v1.ReportRequest", responseType: "meshline.v1.ReportResponse",
+        serverStreaming: false
+    )
     /// Lists cases, soonest due first.
-    public static let listQueue = "/meshline.v1.ExceptionRouter/ListQueue"
+    public static let listQueue = RPCMethod(
+        path: "/meshline.v1.ExceptionRouter/ListQueue", name: "ListQueue",
+        requestType: "meshline.v1.ListQueueRequest", responseType: "meshline.v1.ListQueueResponse",
+        serverStreaming: false
+    )
     /// Claims or releases a case.
-    public static let claim = "/meshline.v1.ExceptionRouter/Claim"
+    public static let claim = RPCMethod(
+        path: "/meshline.v1.ExceptionRouter/Claim", name: "Claim",
+        requestType: "meshline.v1.ClaimRequest", responseType: "meshline.v1.ClaimResponse",
+        serverStreaming: false
+    )
     /// Resolves a case.
-    public static let resolve = "/meshline.v1.ExceptionRouter/Resolve"
+    public static let resolve = RPCMethod(
+        path: "/meshline.v1.ExceptionRouter/Resolve", name: "Resolve",
+        requestType: "meshline.v1.ResolveRequest", responseType: "meshline.v1.ResolveResponse",
+        serverStreaming: false
+    )
     /// Streams notifications for CRM connectors, resumable by cursor.
-    public static let notifications = "/meshline.v1.ExceptionRouter/Notifications"
+    public static let notifications = RPCMethod(
+        path: "/meshline.v1.ExceptionRouter/Notifications", name: "Notifications",
+        requestType: "meshline.v1.NotificationsRequest", responseType: "meshline.v1.NotificationEvent",
+        serverStreaming: true
+    )
+    /// Every method, in .proto order.
+    public static let methods: [RPCMethod] = [report, listQueue, claim, resolve, notifications]
 }

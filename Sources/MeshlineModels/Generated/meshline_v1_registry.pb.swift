@@ -441,19 +441,53 @@ public enum ExportRegistryDescriptor {
     /// The service's full name, `meshline.v1.ExportRegistry`.
     public static let fullName = "meshline.v1.ExportRegistry"
     /// Runs the QA gate and stores a new export or a superseding version.
-    public static let publish = "/meshline.v1.ExportRegistry/Publish"
+    public static let publish = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Publish", name: "Publish",
+        requestType: "meshline.v1.PublishRequest", responseType: "meshline.v1.PublishResponse",
+        serverStreaming: false
+    )
     /// Reads one version of an export.
-    public static let get = "/meshline.v1.ExportRegistry/Get"
+    public static let get = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Get", name: "Get",
+        requestType: "meshline.v1.GetExportRequest", responseType: "meshline.v1.GetExportResponse",
+        serverStreaming: false
+    )
     /// Reads every version of an export.
-    public static let history = "/meshline.v1.ExportRegistry/History"
+    public static let history = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/History", name: "History",
+        requestType: "meshline.v1.HistoryRequest", responseType: "meshline.v1.HistoryResponse",
+        serverStreaming: false
+    )
     /// Lists exports by filter, paged.
-    public static let list = "/meshline.v1.ExportRegistry/List"
+    public static let list = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/List", name: "List",
+        requestType: "meshline.v1.ListExportsRequest", responseType: "meshline.v1.ListExportsResponse",
+        serverStreaming: false
+    )
     /// Streams committed versions in commit order, resumable by cursor.
-    public static let watch = "/meshline.v1.ExportRegistry/Watch"
+    public static let watch = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Watch", name: "Watch",
+        requestType: "meshline.v1.WatchRequest", responseType: "meshline.v1.WatchEvent",
+        serverStreaming: true
+    )
     /// Records a consumer's outcome.
-    public static let acknowledge = "/meshline.v1.ExportRegistry/Acknowledge"
+    public static let acknowledge = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Acknowledge", name: "Acknowledge",
+        requestType: "meshline.v1.AcknowledgeRequest", responseType: "meshline.v1.AcknowledgeResponse",
+        serverStreaming: false
+    )
     /// Applies a signed human override.
-    public static let override = "/meshline.v1.ExportRegistry/Override"
+    public static let override = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Override", name: "Override",
+        requestType: "meshline.v1.OverrideRequest", responseType: "meshline.v1.OverrideResponse",
+        serverStreaming: false
+    )
     /// Reports SLA outcomes.
-    public static let reconcile = "/meshline.v1.ExportRegistry/Reconcile"
+    public static let reconcile = RPCMethod(
+        path: "/meshline.v1.ExportRegistry/Reconcile", name: "Reconcile",
+        requestType: "meshline.v1.ReconcileRequest", responseType: "meshline.v1.ReconcileResponse",
+        serverStreaming: false
+    )
+    /// Every method, in .proto order.
+    public static let methods: [RPCMethod] = [publish, get, history, list, watch, acknowledge, override, reconcile]
 }

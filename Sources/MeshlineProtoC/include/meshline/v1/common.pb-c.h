@@ -91,7 +91,7 @@ struct  Meshline__V1__Party
   Meshline__V1__PartyRole role;
   /*
    * The team or system inside that organisation, e.g. `fulfillment-team`.
-   * Lower-case letters, digits, `-`, `_` and `.`; 1 to 64 characters.
+   * Lower-case ASCII letters, digits, `-`, `_` and `.`; 1 to 64 characters.
    */
   char *name;
 };
