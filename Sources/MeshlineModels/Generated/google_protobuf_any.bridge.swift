@@ -27,6 +27,10 @@ extension ProtoAny: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ProtoAny.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ProtoAny.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }

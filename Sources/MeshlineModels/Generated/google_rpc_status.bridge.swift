@@ -32,6 +32,10 @@ extension RPCStatus: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: RPCStatus.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: RPCStatus.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -71,6 +75,10 @@ extension BadRequest: ProtobufCBridged {
 
 extension BadRequest: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: BadRequest.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: BadRequest.self)
     }
 

@@ -25,6 +25,10 @@ extension HealthCheckRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: HealthCheckRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: HealthCheckRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -61,6 +65,10 @@ extension HealthCheckResponse: ProtobufCBridged {
 
 extension HealthCheckResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: HealthCheckResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: HealthCheckResponse.self)
     }
 

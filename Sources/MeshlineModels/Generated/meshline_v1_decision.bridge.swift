@@ -39,6 +39,10 @@ extension CandidateScore: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: CandidateScore.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: CandidateScore.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -82,6 +86,10 @@ extension Explanation: ProtobufCBridged {
 
 extension Explanation: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Explanation.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: Explanation.self)
     }
 
@@ -135,6 +143,10 @@ extension Decision: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Decision.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Decision.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -174,6 +186,10 @@ extension PutRuleSetRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: PutRuleSetRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PutRuleSetRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -210,6 +226,10 @@ extension PutRuleSetResponse: ProtobufCBridged {
 
 extension PutRuleSetResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PutRuleSetResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: PutRuleSetResponse.self)
     }
 
@@ -254,6 +274,10 @@ extension GetRuleSetRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: GetRuleSetRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: GetRuleSetRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -290,6 +314,10 @@ extension GetRuleSetResponse: ProtobufCBridged {
 
 extension GetRuleSetResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: GetRuleSetResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: GetRuleSetResponse.self)
     }
 
@@ -337,6 +365,10 @@ extension UpdateInventoryRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: UpdateInventoryRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: UpdateInventoryRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -378,6 +410,10 @@ extension UpdateInventoryResponse: ProtobufCBridged {
 
 extension UpdateInventoryResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: UpdateInventoryResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: UpdateInventoryResponse.self)
     }
 
@@ -424,6 +460,10 @@ extension DecideRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: DecideRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: DecideRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -460,6 +500,10 @@ extension DecideResponse: ProtobufCBridged {
 
 extension DecideResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: DecideResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: DecideResponse.self)
     }
 
@@ -515,6 +559,10 @@ extension ReevaluateRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ReevaluateRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReevaluateRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -551,6 +599,10 @@ extension ReevaluateResponse: ProtobufCBridged {
 
 extension ReevaluateResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReevaluateResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ReevaluateResponse.self)
     }
 

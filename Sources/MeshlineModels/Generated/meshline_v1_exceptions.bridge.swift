@@ -37,6 +37,10 @@ extension Resolution: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Resolution.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Resolution.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -77,6 +81,10 @@ extension CaseEvent: ProtobufCBridged {
 
 extension CaseEvent: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: CaseEvent.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: CaseEvent.self)
     }
 
@@ -165,6 +173,10 @@ extension ExceptionCase: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ExceptionCase.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ExceptionCase.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -218,6 +230,10 @@ extension ReportRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ReportRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReportRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -256,6 +272,10 @@ extension ReportResponse: ProtobufCBridged {
 
 extension ReportResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReportResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ReportResponse.self)
     }
 
@@ -306,6 +326,10 @@ extension ListQueueRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ListQueueRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ListQueueRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -347,6 +371,10 @@ extension ListQueueResponse: ProtobufCBridged {
 
 extension ListQueueResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ListQueueResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ListQueueResponse.self)
     }
 
@@ -395,6 +423,10 @@ extension ClaimRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ClaimRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ClaimRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -431,6 +463,10 @@ extension ClaimResponse: ProtobufCBridged {
 
 extension ClaimResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ClaimResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ClaimResponse.self)
     }
 
@@ -479,6 +515,10 @@ extension ResolveRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ResolveRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ResolveRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -515,6 +555,10 @@ extension ResolveResponse: ProtobufCBridged {
 
 extension ResolveResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ResolveResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ResolveResponse.self)
     }
 
@@ -580,6 +624,10 @@ extension NotificationEvent: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: NotificationEvent.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: NotificationEvent.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -618,6 +666,10 @@ extension NotificationsRequest: ProtobufCBridged {
 
 extension NotificationsRequest: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: NotificationsRequest.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: NotificationsRequest.self)
     }
 

@@ -33,6 +33,10 @@ extension PickWindow: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: PickWindow.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PickWindow.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -76,6 +80,10 @@ extension Sla: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Sla.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Sla.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -116,6 +124,10 @@ extension ExceptionPath: ProtobufCBridged {
 
 extension ExceptionPath: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ExceptionPath.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ExceptionPath.self)
     }
 
@@ -164,6 +176,10 @@ extension PackingInstruction: ProtobufCBridged {
 
 extension PackingInstruction: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PackingInstruction.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: PackingInstruction.self)
     }
 
@@ -219,6 +235,10 @@ extension AuditEntry: ProtobufCBridged {
 
 extension AuditEntry: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: AuditEntry.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: AuditEntry.self)
     }
 
@@ -316,6 +336,10 @@ extension Export: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Export.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Export.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -354,6 +378,10 @@ extension ExportLine: ProtobufCBridged {
 
 extension ExportLine: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ExportLine.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ExportLine.self)
     }
 
@@ -427,6 +455,10 @@ extension OverrideChange: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: OverrideChange.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: OverrideChange.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -465,6 +497,10 @@ extension SignedOverride: ProtobufCBridged {
 
 extension SignedOverride: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: SignedOverride.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: SignedOverride.self)
     }
 

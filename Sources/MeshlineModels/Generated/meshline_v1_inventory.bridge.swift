@@ -31,6 +31,10 @@ extension InventoryLevel: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: InventoryLevel.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: InventoryLevel.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }

@@ -38,6 +38,10 @@ extension Address: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Address.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Address.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -78,6 +82,10 @@ extension OrderLine: ProtobufCBridged {
 
 extension OrderLine: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: OrderLine.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: OrderLine.self)
     }
 
@@ -141,6 +149,10 @@ extension Order: ProtobufCBridged {
 
 extension Order: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Order.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: Order.self)
     }
 

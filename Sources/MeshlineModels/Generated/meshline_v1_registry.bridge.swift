@@ -33,6 +33,10 @@ extension PublishRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: PublishRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PublishRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -71,6 +75,10 @@ extension PublishResponse: ProtobufCBridged {
 
 extension PublishResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PublishResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: PublishResponse.self)
     }
 
@@ -117,6 +125,10 @@ extension GetExportRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: GetExportRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: GetExportRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -153,6 +165,10 @@ extension GetExportResponse: ProtobufCBridged {
 
 extension GetExportResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: GetExportResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: GetExportResponse.self)
     }
 
@@ -197,6 +213,10 @@ extension HistoryRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: HistoryRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: HistoryRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -236,6 +256,10 @@ extension HistoryResponse: ProtobufCBridged {
 
 extension HistoryResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: HistoryResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: HistoryResponse.self)
     }
 
@@ -290,6 +314,10 @@ extension ListExportsRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ListExportsRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ListExportsRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -331,6 +359,10 @@ extension ListExportsResponse: ProtobufCBridged {
 
 extension ListExportsResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ListExportsResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ListExportsResponse.self)
     }
 
@@ -382,6 +414,10 @@ extension WatchRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: WatchRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: WatchRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -420,6 +456,10 @@ extension WatchEvent: ProtobufCBridged {
 
 extension WatchEvent: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: WatchEvent.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: WatchEvent.self)
     }
 
@@ -476,6 +516,10 @@ extension AcknowledgeRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: AcknowledgeRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: AcknowledgeRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -512,6 +556,10 @@ extension AcknowledgeResponse: ProtobufCBridged {
 
 extension AcknowledgeResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: AcknowledgeResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: AcknowledgeResponse.self)
     }
 
@@ -554,6 +602,10 @@ extension OverrideRequest: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: OverrideRequest.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: OverrideRequest.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -590,6 +642,10 @@ extension OverrideResponse: ProtobufCBridged {
 
 extension OverrideResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: OverrideResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: OverrideResponse.self)
     }
 
@@ -633,6 +689,10 @@ extension ReconcileRequest: ProtobufCBridged {
 
 extension ReconcileRequest: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReconcileRequest.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ReconcileRequest.self)
     }
 
@@ -683,6 +743,10 @@ extension SlaOutcome: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: SlaOutcome.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: SlaOutcome.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -721,6 +785,10 @@ extension SlaOutcomeGroup: ProtobufCBridged {
 
 extension SlaOutcomeGroup: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: SlaOutcomeGroup.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: SlaOutcomeGroup.self)
     }
 
@@ -784,6 +852,10 @@ extension ReconcileReport: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ReconcileReport.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReconcileReport.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -820,6 +892,10 @@ extension ReconcileResponse: ProtobufCBridged {
 
 extension ReconcileResponse: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ReconcileResponse.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ReconcileResponse.self)
     }
 

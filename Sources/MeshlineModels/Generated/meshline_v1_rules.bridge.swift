@@ -27,6 +27,10 @@ extension ZoneDistance: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ZoneDistance.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ZoneDistance.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -90,6 +94,10 @@ extension Warehouse: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: Warehouse.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Warehouse.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -130,6 +138,10 @@ extension RoutingPreferences: ProtobufCBridged {
 
 extension RoutingPreferences: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: RoutingPreferences.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: RoutingPreferences.self)
     }
 
@@ -181,6 +193,10 @@ extension OwnershipRule: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: OwnershipRule.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: OwnershipRule.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -221,6 +237,10 @@ extension ServiceLevelPolicy: ProtobufCBridged {
 
 extension ServiceLevelPolicy: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ServiceLevelPolicy.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: ServiceLevelPolicy.self)
     }
 
@@ -270,6 +290,10 @@ extension ExceptionRule: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: ExceptionRule.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: ExceptionRule.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -310,6 +334,10 @@ extension TtlPolicy: ProtobufCBridged {
 
 extension TtlPolicy: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: TtlPolicy.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: TtlPolicy.self)
     }
 
@@ -356,6 +384,10 @@ extension PackingRule: ProtobufMessage, ProtobufCPackable {
         self = try ProtoC.decode(bytes, as: PackingRule.self)
     }
 
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: PackingRule.self)
+    }
+
     public func serializedBytes() -> [UInt8] {
         ProtoC.encode(self)
     }
@@ -394,6 +426,10 @@ extension Rollout: ProtobufCBridged {
 
 extension Rollout: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: Rollout.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: Rollout.self)
     }
 
@@ -468,6 +504,10 @@ extension RuleSet: ProtobufCBridged {
 
 extension RuleSet: ProtobufMessage, ProtobufCPackable {
     public init(serializedBytes bytes: some Sequence<UInt8>) throws(ProtoDecodingError) {
+        self = try ProtoC.decode(bytes, as: RuleSet.self)
+    }
+
+    public init(serializedBytes bytes: [UInt8]) throws(ProtoDecodingError) {
         self = try ProtoC.decode(bytes, as: RuleSet.self)
     }
 

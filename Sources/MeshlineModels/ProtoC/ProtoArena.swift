@@ -165,7 +165,8 @@ final class ProtoArena {
 }
 
 private func arenaAlloc(_ data: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
-    Unmanaged<ProtoArena>.fromOpaque(data!).takeUnretainedValue().allocate(byteCount: size)
+    // The arena outlives the unpack call that uses it, so no retain is needed here.
+    Unmanaged<ProtoArena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocate(byteCount: size) }
 }
 
 private func arenaFree(_ data: UnsafeMutableRawPointer?, _ pointer: UnsafeMutableRawPointer?) {

@@ -33,30 +33,48 @@ enum ProtoC {
     // MARK: Whole messages
 
     static func decode<M: ProtobufCPackable>(_ bytes: some Sequence<UInt8>, as type: M.Type) throws(ProtoDecodingError) -> M {
-        let result = bytes.withContiguousStorageIfAvailable { buffer in
-            decodeResult(UnsafeRawBufferPointer(buffer), as: type)
+        var decoded: M?
+        var failure: ProtoDecodingError?
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            do throws(ProtoDecodingError) {
+                decoded = try decode(UnsafeRawBufferPointer(buffer), as: type)
+            } catch {
+                failure = error
+            }
         }
-        if let result { return try result.get() }
-        return try Array(bytes).withUnsafeBytes { decodeResult($0, as: type) }.get()
+        if contiguous == nil {
+            return try decode(Array(bytes), as: type)
+        }
+        if let failure { throw failure }
+        return decoded!
     }
 
-    private static func decodeResult<M: ProtobufCPackable>(_ buffer: UnsafeRawBufferPointer, as type: M.Type) -> Result<M, ProtoDecodingError> {
-        // protobuf-c allocates the unpacked tree from the arena; it is released as a whole.
-        let arena = ProtoArena(initialCapacity: 2 * buffer.count + 512)
-        return withExtendedLifetime(arena) {
-            var allocator = arena.protobufCAllocator
-            var empty: UInt8 = 0
-            let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
-                M.cUnpack(&allocator, buffer.count, base ?? emptyPointer)
-            }
-            guard let unpacked else { return .failure(.malformed(message: M.protoName)) }
+    static func decode<M: ProtobufCPackable>(_ bytes: [UInt8], as type: M.Type) throws(ProtoDecodingError) -> M {
+        var decoded: M?
+        var failure: ProtoDecodingError?
+        bytes.withUnsafeBytes { buffer in
             do throws(ProtoDecodingError) {
-                return .success(try M(cMessage: unpacked))
+                decoded = try decode(buffer, as: type)
             } catch {
-                return .failure(error)
+                failure = error
             }
         }
+        if let failure { throw failure }
+        return decoded!
+    }
+
+    static func decode<M: ProtobufCPackable>(_ buffer: UnsafeRawBufferPointer, as type: M.Type) throws(ProtoDecodingError) -> M {
+        // protobuf-c allocates the unpacked tree from the arena; it is released as a whole.
+        let arena = ProtoArena(initialCapacity: 4 * buffer.count + 1024)
+        defer { withExtendedLifetime(arena) {} }
+        var allocator = arena.protobufCAllocator
+        var empty: UInt8 = 0
+        let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
+            M.cUnpack(&allocator, buffer.count, base ?? emptyPointer)
+        }
+        guard let unpacked else { throw .malformed(message: M.protoName) }
+        return try M(cMessage: unpacked)
     }
 
     static func encode<M: ProtobufCPackable>(_ message: M) -> [UInt8] {

@@ -1,7 +1,10 @@
 // Encode/decode cost of a typical export: MeshlineModels (Swift values bridged
 // through protobuf-c) next to protobuf-c's own pack/unpack of the same message.
 //
-//   meshline-bench-models [--iterations N] [--write-sample FILE]
+//   meshline-bench-models [--iterations N] [--write-sample FILE] [--only NAME]
+//
+// `--only swift_decode` (or swift_encode, protobuf_c_pack, protobuf_c_unpack)
+// runs one measurement, for profiling it with perf.
 //
 // Prints one line per measurement: `name ns_per_message`. bench/models/run
 // builds it in release mode and puts Python's numbers beside it.
@@ -60,9 +63,12 @@ func nanoseconds() -> UInt64 {
     return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
+let only = option("--only")
+
 /// Best of five rounds of `iterations` calls, in nanoseconds per call: the least
 /// disturbed round on a noisy machine.
-func measure(_ body: () -> Void) -> Double {
+func measure(_ name: String, _ body: () -> Void) -> Double {
+    if let only, only != name { return 0 }
     for _ in 0..<(iterations / 10) { body() }  // warm-up
     var best = Double.infinity
     for _ in 0..<5 {
@@ -74,18 +80,18 @@ func measure(_ body: () -> Void) -> Double {
 }
 
 var sink = 0
-let swiftEncode = measure { sink &+= sample.serializedBytes().count }
-let swiftDecode = measure { sink &+= (try! Export(serializedBytes: bytes)).lines.count }
+let swiftEncode = measure("swift_encode") { sink &+= sample.serializedBytes().count }
+let swiftDecode = measure("swift_decode") { sink &+= (try! Export(serializedBytes: bytes)).lines.count }
 
 // protobuf-c alone: pack a C struct tree that already exists, and unpack + free
 // with protobuf-c's default allocator.
 let unpacked = bytes.withUnsafeBufferPointer { meshline__v1__export__unpack(nil, $0.count, $0.baseAddress)! }
 var packBuffer = [UInt8](repeating: 0, count: bytes.count * 2)
-let cPack = measure {
+let cPack = measure("protobuf_c_pack") {
     let size = meshline__v1__export__get_packed_size(unpacked)
     sink &+= packBuffer.withUnsafeMutableBufferPointer { meshline__v1__export__pack(unpacked, $0.baseAddress) } + size
 }
-let cUnpack = measure {
+let cUnpack = measure("protobuf_c_unpack") {
     bytes.withUnsafeBufferPointer { buffer in
         let message = meshline__v1__export__unpack(nil, buffer.count, buffer.baseAddress)
         sink &+= Int(message?.pointee.n_lines ?? 0)
