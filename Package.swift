@@ -13,10 +13,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MeshlineModels", targets: ["MeshlineModels"]),
+        .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -40,6 +43,31 @@ let package = Package(
         .target(
             name: "MeshlineModels",
             dependencies: ["MeshlineProtoC", "CProtobufC"],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
+        // gRPC semantics without a transport: status, metadata, framing, handlers, health.
+        .target(
+            name: "MeshlineRPC",
+            dependencies: ["MeshlineModels"],
+            swiftSettings: strictSettings
+        ),
+        // The gRPC transport: HTTP/2 by nghttp2 over SwiftNIO sockets, server and client.
+        .target(
+            name: "MeshlineHTTP2",
+            dependencies: [
+                "MeshlineRPC", "MeshlineModels", "CNghttp2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
+        // The Echo test service, served by transport tests and benchmarks.
+        .target(
+            name: "MeshlineEcho",
+            dependencies: ["MeshlineRPC", "MeshlineModels"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -60,6 +88,11 @@ let package = Package(
         .testTarget(
             name: "MeshlineModelsTests",
             dependencies: ["MeshlineModels"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineRPCTests",
+            dependencies: ["MeshlineRPC", "MeshlineHTTP2", "MeshlineModels", "MeshlineEcho"],
             swiftSettings: strictSettings
         ),
         .testTarget(

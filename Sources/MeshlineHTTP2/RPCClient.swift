@@ -1,0 +1,516 @@
+public import Logging
+public import MeshlineModels
+public import MeshlineRPC
+public import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A gRPC client over h2c that spreads calls round-robin over several endpoints,
+/// reconnects with exponential backoff, and skips endpoints whose health check
+/// says they are not serving.
+public final class RPCClient: Sendable {
+    static let version = "0.1.0"
+
+    /// Where a server listens.
+    public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Parses `HOST:PORT` (`[::1]:8080` for IPv6).
+        public init(parsing text: String) throws(RPCError) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+                throw RPCError(code: .invalidArgument, message: "'\(text)' is not HOST:PORT, e.g. 127.0.0.1:7001")
+            }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw RPCError(code: .invalidArgument, message: "'\(text)' has no host; write HOST:PORT") }
+            self.init(host: host, port: port)
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Timings and limits of a client.
+    public struct Configuration: Sendable {
+        public var endpoints: [Endpoint]
+        /// Deadline for calls that do not set their own; nil waits indefinitely.
+        public var defaultTimeout: Duration? = .seconds(30)
+        /// Largest response message accepted.
+        public var maxMessageSize = 4 * 1024 * 1024
+        public var connectTimeout: TimeAmount = .seconds(5)
+        /// Backoff between failed connection attempts to one endpoint: starts here...
+        public var initialBackoff: Duration = .milliseconds(200)
+        /// ...grows by this factor per failure, with ±20% jitter...
+        public var backoffMultiplier = 1.6
+        /// ...up to this.
+        public var maximumBackoff: Duration = .seconds(30)
+        /// How often each endpoint's `grpc.health.v1.Health/Check` is asked; nil turns health checks off.
+        public var healthCheckInterval: Duration? = nil
+        /// The service whose health decides whether an endpoint is used (`""`: the whole server).
+        public var healthCheckService = ""
+        public var threads = 1
+
+        public init(endpoints: [Endpoint]) {
+            self.endpoints = endpoints
+        }
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let connections: [EndpointConnection]
+    private let nextIndex = Atomic<Int>(0)
+    private let healthTask = Mutex<Task<Void, Never>?>(nil)
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "meshline.rpc.client")) {
+        precondition(!configuration.endpoints.isEmpty, "a client needs at least one endpoint")
+        self.configuration = configuration
+        self.logger = logger
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        self.group = group
+        self.connections = configuration.endpoints.map { EndpointConnection(endpoint: $0, group: group, configuration: configuration) }
+        if let interval = configuration.healthCheckInterval {
+            let task = Task { [connections, configuration] in
+                while !Task.isCancelled {
+                    for connection in connections {
+                        await connection.checkHealth(service: configuration.healthCheckService)
+                    }
+                    try? await Task.sleep(for: interval)
+                }
+            }
+            healthTask.withLock { $0 = task }
+        }
+    }
+
+    /// A client for one or more `HOST:PORT` endpoints with default settings.
+    public convenience init(endpoints: [String]) throws(RPCError) {
+        var parsed: [Endpoint] = []
+        for text in endpoints { parsed.append(try Endpoint(parsing: text)) }
+        guard !parsed.isEmpty else { throw RPCError(code: .invalidArgument, message: "no endpoints given; pass at least one HOST:PORT") }
+        self.init(configuration: Configuration(endpoints: parsed))
+    }
+
+    /// Closes every connection and stops the client's threads.
+    public func close() async {
+        healthTask.withLock { $0?.cancel() }
+        for connection in connections { await connection.close() }
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: Calls
+
+    /// A unary call: one request, one response.
+    public func unary<Request: ProtobufMessage, Response: ProtobufMessage>(
+        _ method: RPCMethod, _ request: Request, metadata: Metadata = Metadata(), timeout: Duration? = nil
+    ) async throws(RPCError) -> Response {
+        try await unaryWithMetadata(method, request, metadata: metadata, timeout: timeout).message
+    }
+
+    /// A unary call that also returns the response headers and trailers.
+    public func unaryWithMetadata<Request: ProtobufMessage, Response: ProtobufMessage>(
+        _ method: RPCMethod, _ request: Request, metadata: Metadata = Metadata(), timeout: Duration? = nil
+    ) async throws(RPCError) -> UnaryResponse<Response> {
+        let outcome = try await rawUnary(method.path, request.serializedBytes(), metadata: metadata, timeout: timeout)
+        do {
+            let message = try Response(serializedBytes: outcome.messages[0])
+            return UnaryResponse(message: message, headers: outcome.headers, trailers: outcome.trailers)
+        } catch {
+            throw RPCError(code: .internal, message: "the response does not decode as \(method.responseType): \(error)")
+        }
+    }
+
+    /// A unary call on raw bytes (any path, any message); used by tools and tests.
+    public func rawUnary(_ path: String, _ request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil) async throws(RPCError) -> (headers: Metadata, messages: [[UInt8]], trailers: Metadata) {
+        let connection = try await pickConnection()
+        let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
+        let maximumMessageSize = configuration.maxMessageSize
+        let handler = connection.handler
+        let cancelled = Mutex<(streamID: Int32?, cancelled: Bool)>((nil, false))
+        do {
+            let outcome = try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CallOutcome, any Error>) in
+                    handler.eventLoop.execute {
+                        let call = ClientCall(
+                            path: path, metadata: metadata, request: request, timeoutNanoseconds: timeoutNanoseconds,
+                            maximumMessageSize: maximumMessageSize, delivery: .unary(continuation))
+                        handler.value.start(call)
+                        let alreadyCancelled = cancelled.withLock { state in
+                            state.streamID = call.streamID
+                            return state.cancelled
+                        }
+                        if alreadyCancelled {
+                            handler.value.cancel(call.streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
+                        }
+                    }
+                }
+            } onCancel: {
+                let streamID = cancelled.withLock { state in
+                    state.cancelled = true
+                    return state.streamID
+                }
+                if let streamID {
+                    handler.eventLoop.execute {
+                        handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
+                    }
+                }
+            }
+            return (outcome.headers, outcome.messages, outcome.trailers)
+        } catch {
+            throw RPCError.from(error)
+        }
+    }
+
+    /// A server-streaming call: one request, a stream of responses. The call starts
+    /// at once; iterate the stream to read responses (with backpressure: an idle
+    /// reader stops the server through HTTP/2 flow control). Cancelling the reading
+    /// task, or dropping the stream, cancels the call.
+    public func serverStreaming<Request: ProtobufMessage, Response: ProtobufMessage>(
+        _ method: RPCMethod, _ request: Request, metadata: Metadata = Metadata(), timeout: Duration? = nil,
+        as responseType: Response.Type = Response.self
+    ) async throws(RPCError) -> ResponseStream<Response> {
+        let connection = try await pickConnection()
+        let handler = connection.handler
+        let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
+        let maximumMessageSize = configuration.maxMessageSize
+        let bytes = request.serializedBytes()
+        let path = method.path
+        let delegate = StreamDelegate(handler: handler)
+        let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
+            elementType: [UInt8].self,
+            backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(lowWatermark: 4, highWatermark: 32),
+            finishOnDeinit: false,
+            delegate: delegate
+        )
+        let source = ResponseStreamSource(source: produced.source)
+        do {
+            let headers = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Metadata, any Error>) in
+                handler.eventLoop.execute {
+                    let call = ClientCall(
+                        path: path, metadata: metadata, request: bytes, timeoutNanoseconds: timeoutNanoseconds,
+                        maximumMessageSize: maximumMessageSize, delivery: .streaming(headers: continuation, sink: source))
+                    handler.value.start(call)
+                    delegate.streamID.withLock { $0 = call.streamID }
+                }
+            }
+            return ResponseStream(headers: headers, messages: produced.sequence, source: source, method: method)
+        } catch {
+            throw RPCError.from(error)
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration?) -> Int64? {
+        guard let duration else { return nil }
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// The next usable endpoint in round-robin order, connecting when needed.
+    private func pickConnection() async throws(RPCError) -> EndpointConnection.Connected {
+        var lastError = RPCError(code: .unavailable, message: "no endpoint is available")
+        var skippedUnhealthy = false
+        for _ in 0..<connections.count {
+            let index = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
+            let connection = connections[index]
+            if !connection.isHealthy {
+                skippedUnhealthy = true
+                continue
+            }
+            do {
+                return try await connection.connected()
+            } catch {
+                lastError = error
+            }
+        }
+        if skippedUnhealthy {
+            // Every healthy endpoint failed: an unhealthy one is better than none.
+            for connection in connections where !connection.isHealthy {
+                if let connected = try? await connection.connected() { return connected }
+            }
+        }
+        throw RPCError(code: .unavailable, message: "no endpoint of \(configuration.endpoints.map(\.description).joined(separator: ", ")) is reachable: \(lastError.message)")
+    }
+}
+
+/// A unary response with its metadata.
+public struct UnaryResponse<Message: ProtobufMessage>: Sendable {
+    public var message: Message
+    public var headers: Metadata
+    public var trailers: Metadata
+}
+
+/// The responses of a server-streaming call.
+public struct ResponseStream<Message: ProtobufMessage>: AsyncSequence, Sendable {
+    public typealias Element = Message
+    /// The response headers.
+    public let headers: Metadata
+    fileprivate let messages: NIOThrowingAsyncSequenceProducer<[UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate>
+    fileprivate let source: ResponseStreamSource
+    fileprivate let method: RPCMethod
+
+    /// The trailers, once the stream has ended.
+    public var trailers: Metadata { source.trailers }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        fileprivate var inner: NIOThrowingAsyncSequenceProducer<[UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate>.AsyncIterator
+        fileprivate let method: RPCMethod
+
+        /// The next response; nil after an OK status; throws ``RPCError`` for any other status.
+        public mutating func next() async throws -> Message? {
+            let bytes: [UInt8]?
+            do {
+                bytes = try await inner.next()
+            } catch {
+                throw RPCError.from(error)
+            }
+            guard let bytes else { return nil }
+            do {
+                return try Message(serializedBytes: bytes)
+            } catch {
+                throw RPCError(code: .internal, message: "a response does not decode as \(method.responseType): \(error)")
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: messages.makeAsyncIterator(), method: method)
+    }
+}
+
+/// The producing side of a ``ResponseStream``, fed on the connection's loop.
+final class ResponseStreamSource: Sendable {
+    private let source: NIOThrowingAsyncSequenceProducer<[UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate>.Source
+    private let finalTrailers = Mutex(Metadata())
+
+    init(source: NIOThrowingAsyncSequenceProducer<[UInt8], any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, StreamDelegate>.Source) {
+        self.source = source
+    }
+
+    /// Hands a message to the consumer; false when the consumer is behind and the
+    /// server should be slowed down.
+    func yield(_ message: [UInt8]) -> Bool {
+        switch source.yield(message) {
+        case .produceMore: true
+        case .stopProducing, .dropped: false
+        }
+    }
+
+    func finish(error: RPCError?, trailers: Metadata) {
+        finalTrailers.withLock { $0 = trailers }
+        if let error { source.finish(error) } else { source.finish() }
+    }
+
+    var trailers: Metadata { finalTrailers.withLock { $0 } }
+}
+
+/// Connects the consumer's pace and lifetime back to the HTTP/2 stream.
+final class StreamDelegate: NIOAsyncSequenceProducerDelegate {
+    let handler: NIOLoopBound<ClientConnectionHandler>
+    let streamID = Mutex<Int32?>(nil)
+
+    init(handler: NIOLoopBound<ClientConnectionHandler>) {
+        self.handler = handler
+    }
+
+    func produceMore() {
+        let handler = self.handler
+        guard let streamID = streamID.withLock({ $0 }) else { return }
+        handler.eventLoop.execute { handler.value.resume(streamID) }
+    }
+
+    func didTerminate() {
+        let handler = self.handler
+        guard let streamID = streamID.withLock({ $0 }) else { return }
+        handler.eventLoop.execute {
+            handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "the caller stopped reading the stream"))
+        }
+    }
+}
+
+/// One endpoint's connection: connected lazily, reconnected after a failure with backoff.
+final class EndpointConnection: Sendable {
+    struct Connected: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<ClientConnectionHandler>
+    }
+
+    private enum State {
+        case idle
+        case connecting([CheckedContinuation<Connected, any Error>])
+        case ready(Connected)
+        case backoff(until: ContinuousClock.Instant, error: RPCError)
+    }
+
+    private struct Shared {
+        var state = State.idle
+        var failures = 0
+        var healthy = true
+        var closed = false
+    }
+
+    let endpoint: RPCClient.Endpoint
+    private let group: MultiThreadedEventLoopGroup
+    private let configuration: RPCClient.Configuration
+    private let shared = Mutex(Shared())
+
+    init(endpoint: RPCClient.Endpoint, group: MultiThreadedEventLoopGroup, configuration: RPCClient.Configuration) {
+        self.endpoint = endpoint
+        self.group = group
+        self.configuration = configuration
+    }
+
+    var isHealthy: Bool { shared.withLock { $0.healthy } }
+
+    private enum Next {
+        case use(Connected)
+        case fail(RPCError)
+        case wait
+        case connect
+    }
+
+    /// A usable connection: the current one, or a new one when there is none and
+    /// the backoff has passed.
+    func connected() async throws(RPCError) -> Connected {
+        do {
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connected, any Error>) in
+                let next: Next = shared.withLock { shared in
+                    if shared.closed { return .fail(RPCError(code: .unavailable, message: "the client is closed")) }
+                    switch shared.state {
+                    case .ready(let connected):
+                        return .use(connected)
+                    case .connecting(let waiters):
+                        shared.state = .connecting(waiters + [continuation])
+                        return .wait
+                    case .backoff(let until, let error):
+                        if ContinuousClock.now < until { return .fail(error) }
+                        shared.state = .connecting([continuation])
+                        return .connect
+                    case .idle:
+                        shared.state = .connecting([continuation])
+                        return .connect
+                    }
+                }
+                switch next {
+                case .use(let connected): continuation.resume(returning: connected)
+                case .fail(let error): continuation.resume(throwing: error)
+                case .wait: break
+                case .connect: connect()
+                }
+            }
+        } catch {
+            throw RPCError.from(error)
+        }
+    }
+
+    private func connect() {
+        let endpoint = self.endpoint
+        let authority = endpoint.description
+        ClientBootstrap(group: group)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(authority: authority))
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMap { channel in
+                channel.pipeline.handler(type: ClientConnectionHandler.self).map { handler in
+                    handler.onUnusable = { [weak self] in self?.connectionBecameUnusable(channel) }
+                    return Connected(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                }
+            }
+            .whenComplete { result in
+                self.connectFinished(result)
+            }
+    }
+
+    private func connectFinished(_ result: Result<Connected, any Error>) {
+        let (waiters, outcome): ([CheckedContinuation<Connected, any Error>], Result<Connected, RPCError>) = shared.withLock { shared in
+            guard case .connecting(let waiters) = shared.state else { return ([], .failure(RPCError(code: .unavailable, message: "closed"))) }
+            switch result {
+            case .success(let connected):
+                if shared.closed {
+                    connected.channel.close(promise: nil)
+                    shared.state = .idle
+                    return (waiters, .failure(RPCError(code: .unavailable, message: "the client is closed")))
+                }
+                shared.failures = 0
+                shared.state = .ready(connected)
+                return (waiters, .success(connected))
+            case .failure(let error):
+                shared.failures += 1
+                let delay = backoff(failures: shared.failures)
+                let rpcError = RPCError(code: .unavailable, message: "cannot connect to \(endpoint): \(error)")
+                shared.state = .backoff(until: .now + delay, error: rpcError)
+                return (waiters, .failure(rpcError))
+            }
+        }
+        for waiter in waiters {
+            switch outcome {
+            case .success(let connected): waiter.resume(returning: connected)
+            case .failure(let error): waiter.resume(throwing: error)
+            }
+        }
+    }
+
+    private func backoff(failures: Int) -> Duration {
+        var delay = configuration.initialBackoff
+        for _ in 1..<max(failures, 1) {
+            delay = delay * configuration.backoffMultiplier
+            if delay > configuration.maximumBackoff { delay = configuration.maximumBackoff; break }
+        }
+        return delay * Double.random(in: 0.8...1.2)
+    }
+
+    /// GOAWAY or close: the next call opens a new connection.
+    private func connectionBecameUnusable(_ channel: any Channel) {
+        shared.withLock { shared in
+            if case .ready(let connected) = shared.state, connected.channel === channel {
+                shared.state = .idle
+            }
+        }
+    }
+
+    /// Asks the endpoint's health service and records the answer.
+    func checkHealth(service: String) async {
+        let healthy: Bool
+        do {
+            let connected = try await connected()
+            let request = HealthCheckRequest(service: service).serializedBytes()
+            let outcome = try await Self.healthCall(connected, request)
+            healthy = (try? HealthCheckResponse(serializedBytes: outcome))?.status == .serving
+        } catch {
+            healthy = false
+        }
+        shared.withLock { $0.healthy = healthy }
+    }
+
+    private static func healthCall(_ connected: Connected, _ request: [UInt8]) async throws -> [UInt8] {
+        let handler = connected.handler
+        let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CallOutcome, any Error>) in
+            handler.eventLoop.execute {
+                handler.value.start(ClientCall(
+                    path: HealthDescriptor.check.path, metadata: Metadata(), request: request, timeoutNanoseconds: 2_000_000_000,
+                    maximumMessageSize: 1024, delivery: .unary(continuation)))
+            }
+        }
+        return outcome.messages[0]
+    }
+
+    func close() async {
+        let channel: (any Channel)? = shared.withLock { shared in
+            shared.closed = true
+            if case .ready(let connected) = shared.state {
+                shared.state = .idle
+                return connected.channel
+            }
+            return nil
+        }
+        try? await channel?.close()
+    }
+}

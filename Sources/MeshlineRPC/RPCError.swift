@@ -1,0 +1,47 @@
+/// The error a call fails with: what goes on the wire as `grpc-status`,
+/// `grpc-message` and trailing metadata, plus the local cause.
+///
+/// Handlers throw it (or a domain error that conforms to ``RPCErrorConvertible``);
+/// clients receive it. Any other error thrown by a handler reaches the caller as
+/// `UNKNOWN` without its text, so internal details never leak.
+public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The status code; never `.ok`.
+    public var code: StatusCode
+    /// A message for the developer on the other side: what went wrong and what to fix.
+    public var message: String
+    /// Trailing metadata sent with the status, e.g. `grpc-status-details-bin`.
+    public var metadata: Metadata
+
+    public init(code: StatusCode, message: String, metadata: Metadata = Metadata()) {
+        precondition(code != .ok, "an RPCError cannot carry OK")
+        self.code = code
+        self.message = message
+        self.metadata = metadata
+    }
+
+    public var description: String {
+        message.isEmpty ? "\(code)" : "\(code): \(message)"
+    }
+}
+
+/// A domain error that chooses its own gRPC status; the transport maps it once,
+/// where the handler's error leaves the handler.
+public protocol RPCErrorConvertible: Error {
+    var rpcError: RPCError { get }
+}
+
+extension RPCError {
+    /// The status a thrown error becomes on the wire.
+    public static func from(_ error: any Error) -> RPCError {
+        switch error {
+        case let error as RPCError:
+            error
+        case let error as any RPCErrorConvertible:
+            error.rpcError
+        case is CancellationError:
+            RPCError(code: .cancelled, message: "the call was cancelled")
+        default:
+            RPCError(code: .unknown, message: "the handler failed with an unexpected error")
+        }
+    }
+}
