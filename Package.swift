@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -60,6 +61,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Design.md"],
             swiftSettings: strictSettings
@@ -83,6 +85,17 @@ let package = Package(
             name: "meshline-bench-models",
             dependencies: ["MeshlineModels", "MeshlineProtoC", "CProtobufC"],
             path: "bench/models/Sources",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-bench-rpc-server",
+            dependencies: [
+                "MeshlineHTTP2", "MeshlineEcho",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/rpc/Sources",
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,34 +1,65 @@
 import MeshlineModels
 public import MeshlineRPC
+import Synchronization
 
 /// `meshline.testing.v1.Echo`: the service MeshlineRPC's conformance,
 /// interoperability and load tests call. See proto/meshline/testing/v1/echo.proto.
 public struct EchoService: RPCService {
-    public init() {}
+    /// What the service saw, so tests can check server-side effects.
+    public final class Observations: Sendable {
+        private let cancelled = Mutex<[String]>([])
+
+        public init() {}
+
+        /// The `text` of every call whose handler was stopped by cancellation.
+        public var cancelledCalls: [String] { cancelled.withLock { $0 } }
+
+        func recordCancelled(_ text: String) {
+            cancelled.withLock { $0.append(text) }
+        }
+    }
+
+    public let observations: Observations
+
+    public init(observations: Observations = Observations()) {
+        self.observations = observations
+    }
 
     public var serviceName: String { EchoDescriptor.fullName }
 
     public var handlers: [RPCHandler] {
-        [
+        let observations = self.observations
+        return [
             .unary(EchoDescriptor.get) { (request: EchoRequest, context) -> EchoResponse in
-                try await Self.pause(request)
                 Self.echoMetadata(request, context)
+                try await Self.pause(request, observations)
                 if request.statusCode != 0 { throw Self.requestedError(request) }
                 return Self.response(request, index: 0)
             },
             .serverStreaming(EchoDescriptor.expand) { (request: EchoRequest, writer: ResponseWriter<EchoResponse>, context) in
                 Self.echoMetadata(request, context)
                 for index in 0..<max(0, Int(request.responseCount)) {
-                    try await Self.pause(request)
-                    try await writer.write(Self.response(request, index: Int32(index)))
+                    try await Self.pause(request, observations)
+                    do {
+                        try await writer.write(Self.response(request, index: Int32(index)))
+                    } catch {
+                        observations.recordCancelled(request.text)
+                        throw error
+                    }
                 }
                 if request.statusCode != 0 { throw Self.requestedError(request) }
             },
         ]
     }
 
-    static func pause(_ request: EchoRequest) async throws {
-        if request.delayMs > 0 { try await Task.sleep(for: .milliseconds(request.delayMs)) }
+    static func pause(_ request: EchoRequest, _ observations: Observations) async throws {
+        guard request.delayMs > 0 else { return }
+        do {
+            try await Task.sleep(for: .milliseconds(request.delayMs))
+        } catch {
+            observations.recordCancelled(request.text)
+            throw error
+        }
     }
 
     static func response(_ request: EchoRequest, index: Int32) -> EchoResponse {

@@ -105,6 +105,9 @@ final class HTTP2Session {
         try Self.check(nghttp2_option_new(&options), "nghttp2_option_new")
         defer { nghttp2_option_del(options) }
         if settings.manualFlowControl { nghttp2_option_set_no_auto_window_update(options, 1) }
+        // gRPC peers send grpc-message values with leading or trailing spaces (only
+        // other bytes are percent-encoded); RFC 9113's strict check would reset them.
+        nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(options, 1)
         // Our own limit on header block size; nghttp2 refuses larger blocks on receipt.
         nghttp2_option_set_max_send_header_block_length(options, 65_536)
 

@@ -2,6 +2,7 @@ public import Logging
 public import MeshlineRPC
 public import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 import Synchronization
 
 /// A gRPC server: h2c with prior knowledge on SwiftNIO sockets, one nghttp2
@@ -31,6 +32,8 @@ public final class RPCServer: Sendable {
         public var resetWindow: TimeAmount = .seconds(10)
         /// Event-loop threads; one per core by default.
         public var threads = System.coreCount
+        /// How long calls in flight may run after a graceful shutdown begins.
+        public var drainGracePeriod: Duration = .seconds(10)
 
         public init() {}
     }
@@ -143,5 +146,15 @@ final class ConnectionTracker: Sendable {
         for bound in all {
             bound.eventLoop.execute { body(bound.value) }
         }
+    }
+}
+
+/// Run in a `ServiceGroup`: starts the server (unless started), serves until the
+/// group shuts down gracefully (SIGTERM), then drains as ``RPCServer/shutdown(gracePeriod:)``.
+extension RPCServer: Service {
+    public func run() async throws {
+        if port == nil { try await start() }
+        try? await gracefulShutdown()
+        await shutdown(gracePeriod: configuration.drainGracePeriod)
     }
 }

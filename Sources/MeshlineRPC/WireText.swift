@@ -2,12 +2,18 @@
 /// protocol document defines them.
 public enum WireText {
     /// Percent-encodes a status message: bytes of its UTF-8 outside space to `~`, and `%`, become `%XX`.
+    /// Leading and trailing spaces are encoded too, since strict HTTP/2 peers refuse
+    /// header values that start or end with whitespace.
     public static func percentEncode(_ message: String) -> String {
+        let bytes = Array(message.utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(message.utf8.count)
+        out.reserveCapacity(bytes.count)
         let hex = Array("0123456789ABCDEF".utf8)
-        for byte in message.utf8 {
-            if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
+        let firstNonSpace = bytes.firstIndex { $0 != UInt8(ascii: " ") } ?? bytes.count
+        let lastNonSpace = bytes.lastIndex { $0 != UInt8(ascii: " ") } ?? -1
+        for (index, byte) in bytes.enumerated() {
+            let edgeSpace = byte == UInt8(ascii: " ") && (index < firstNonSpace || index > lastNonSpace)
+            if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") && !edgeSpace {
                 out.append(byte)
             } else {
                 out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]

@@ -17,33 +17,10 @@ Driven by Tests/MeshlineModelsTests/PythonInteropTests.swift:
 Exits 1 and lists every difference when anything disagrees.
 """
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def generate_stubs(out):
-    import grpc_tools
-
-    out.mkdir(parents=True, exist_ok=True)
-    protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").rglob("*.proto"))
-    wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I", str(ROOT / "proto"), "-I", wkt,
-         f"--python_out={out}", *protos],
-        check=True,
-    )
-    sys.path.insert(0, str(out))
-    # The stubs' google/rpc and grpc/health sit beside the installed google/protobuf
-    # and grpc packages; extend those packages' search paths to find them.
-    import google
-    import grpc
-
-    google.__path__.append(str(out / "google"))
-    grpc.__path__.append(str(out / "grpc"))
+import stubs
 
 
 LONG_TEXT = "ab\u20ac" * 500_000  # 2.5 MB of UTF-8 in one string field
@@ -213,7 +190,7 @@ def differences(expected, actual, path=""):
 
 def main():
     work = Path(sys.argv[1])
-    generate_stubs(work / "stubs")
+    stubs.generate(work / "stubs")
     from google.protobuf.internal import api_implementation
 
     failures = []
