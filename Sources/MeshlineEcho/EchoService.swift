@@ -8,11 +8,19 @@ public struct EchoService: RPCService {
     /// What the service saw, so tests can check server-side effects.
     public final class Observations: Sendable {
         private let cancelled = Mutex<[String]>([])
+        private let written = Mutex<[String: Int]>([:])
 
         public init() {}
 
         /// The `text` of every call whose handler was stopped by cancellation.
         public var cancelledCalls: [String] { cancelled.withLock { $0 } }
+
+        /// Streamed responses handed to the transport, by the request's `text`.
+        public func messagesWritten(_ text: String) -> Int { written.withLock { $0[text] ?? 0 } }
+
+        func recordWritten(_ text: String) {
+            written.withLock { $0[text, default: 0] += 1 }
+        }
 
         func recordCancelled(_ text: String) {
             cancelled.withLock { $0.append(text) }
@@ -42,6 +50,7 @@ public struct EchoService: RPCService {
                     try await Self.pause(request, observations)
                     do {
                         try await writer.write(Self.response(request, index: Int32(index)))
+                        observations.recordWritten(request.text)
                     } catch {
                         observations.recordCancelled(request.text)
                         throw error

@@ -1,7 +1,7 @@
 public import Logging
 public import MeshlineModels
 public import MeshlineRPC
-public import NIOCore
+import NIOCore
 import NIOPosix
 import Synchronization
 
@@ -42,7 +42,7 @@ public final class RPCClient: Sendable {
         public var defaultTimeout: Duration? = .seconds(30)
         /// Largest response message accepted.
         public var maxMessageSize = 4 * 1024 * 1024
-        public var connectTimeout: TimeAmount = .seconds(5)
+        public var connectTimeout: Duration = .seconds(5)
         /// Backoff between failed connection attempts to one endpoint: starts here...
         public var initialBackoff: Duration = .milliseconds(200)
         /// ...grows by this factor per failure, with ±20% jitter...
@@ -410,7 +410,7 @@ final class EndpointConnection: Sendable {
         let endpoint = self.endpoint
         let authority = endpoint.description
         ClientBootstrap(group: group)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

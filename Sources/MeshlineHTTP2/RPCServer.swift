@@ -1,6 +1,6 @@
 public import Logging
 public import MeshlineRPC
-public import NIOCore
+import NIOCore
 import NIOPosix
 public import ServiceLifecycle
 import Synchronization
@@ -23,13 +23,13 @@ public final class RPCServer: Sendable {
         /// Bytes a streaming call may have queued before its handler waits for the peer.
         public var streamSendBufferSize = 256 * 1024
         /// A connection silent this long gets a PING...
-        public var keepaliveInterval: TimeAmount = .seconds(60)
+        public var keepaliveInterval: Duration = .seconds(60)
         /// ...and is closed when the PING is not answered within this.
-        public var keepaliveTimeout: TimeAmount = .seconds(20)
+        public var keepaliveTimeout: Duration = .seconds(20)
         /// Stream resets a client may send per window before its connection is closed
         /// with ENHANCE_YOUR_CALM (the rapid-reset defence).
         public var maxResetsPerWindow = 1000
-        public var resetWindow: TimeAmount = .seconds(10)
+        public var resetWindow: Duration = .seconds(10)
         /// Event-loop threads; one per core by default.
         public var threads = System.coreCount
         /// How long calls in flight may run after a graceful shutdown begins.
@@ -156,5 +156,12 @@ extension RPCServer: Service {
         if port == nil { try await start() }
         try? await gracefulShutdown()
         await shutdown(gracePeriod: configuration.drainGracePeriod)
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -67,6 +67,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     private var remoteAddress = "unknown"
     private var executor: EventLoopTaskExecutor?
     private var isClosing = false
+    /// After a GOAWAY for misbehaviour: reads are dropped until the connection closes.
+    private var discardingInput = false
 
     // Graceful drain.
     private var draining = false
@@ -118,6 +120,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !discardingInput else { return }
         let buffer = unwrapInboundIn(data)
         readSinceLastKeepalive = true
         inReadLoop = true
@@ -128,8 +131,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             // send nghttp2's GOAWAY if it queued one, then close this connection only.
             logger.debug("closing connection", metadata: ["peer": "\(remoteAddress)", "reason": "\(error)"])
             inReadLoop = false
-            flushNow()
-            close()
+            closeAfterGoAway()
             return
         } catch {
             close()
@@ -191,6 +193,20 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         isClosing = true
         failAllStreams()
         context.close(promise: nil)
+    }
+
+    /// Ends a connection whose peer misbehaved: write what nghttp2 queued (its
+    /// GOAWAY), close our side, drop whatever the peer still sends, and close fully
+    /// a moment later. Closing at once with unread input would make the kernel send
+    /// a TCP reset that can overtake the GOAWAY.
+    private func closeAfterGoAway() {
+        guard !isClosing, !discardingInput, let context else { return }
+        flushNow()
+        discardingInput = true
+        failAllStreams()
+        context.close(mode: .output, promise: nil)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .seconds(1)) { bound.value.close() }
     }
 
     // MARK: HTTP2SessionDelegate
@@ -570,7 +586,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     private func startKeepalive(context: ChannelHandlerContext) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let interval = configuration.keepaliveInterval
+        let interval = TimeAmount(configuration.keepaliveInterval)
         keepaliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             bound.value.keepaliveTick()
         }
@@ -586,7 +602,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         session.submitPing()
         flushNow()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        keepaliveDeadline = context.eventLoop.scheduleTask(in: configuration.keepaliveTimeout) {
+        keepaliveDeadline = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepaliveTimeout)) {
             bound.value.keepaliveExpired()
         }
     }
@@ -594,13 +610,12 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     private func keepaliveExpired() {
         logger.debug("closing connection: keepalive ping unanswered", metadata: ["peer": "\(remoteAddress)"])
         session.submitGoAway(lastStreamID: session.lastProcessedStreamID, errorCode: 0, debug: "keepalive timeout")
-        flushNow()
-        close()
+        closeAfterGoAway()
     }
 
     private func countReset() {
         let now = NIODeadline.now()
-        if now - resetWindowStart > configuration.resetWindow {
+        if now - resetWindowStart > TimeAmount(configuration.resetWindow) {
             resetWindowStart = now
             resetsInWindow = 0
         }
@@ -610,8 +625,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             logger.warning("closing connection: too many stream resets", metadata: ["peer": "\(remoteAddress)", "resets": "\(resetsInWindow)"])
             session.submitGoAway(lastStreamID: session.lastProcessedStreamID, errorCode: 0xB, debug: "too many stream resets")
             inReadLoop = false
-            flushNow()
-            close()
+            closeAfterGoAway()
         }
     }
 

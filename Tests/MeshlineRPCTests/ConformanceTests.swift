@@ -1,0 +1,82 @@
+import Foundation
+import MeshlineEcho
+import MeshlineHTTP2
+import MeshlineModels
+import MeshlineRPC
+import Testing
+
+/// Protocol details and defences checked at the frame level, plus drain, deadlines
+/// and keepalive seen from the server's side.
+@Suite(.serialized) struct ConformanceTests {
+    @Test func frameLevelCases() async throws {
+        try await withServer { _, port in
+            let (status, output) = try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "cases", String(port)])
+            #expect(status == 0, "frame-level cases failed:\n\(output)")
+            #expect(output.contains("8 passed, 0 failed"), "\(output)")
+        }
+    }
+
+    @Test func aReaderThatNeverReadsDoesNotMakeTheServerBuffer() async throws {
+        let observations = EchoService.Observations()
+        try await withServer(services: [EchoService(observations: observations)]) { _, port in
+            let stall = Task { try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "stall", String(port), "4"]) }
+            try await Task.sleep(for: .seconds(2))
+            let early = observations.messagesWritten("stalled")
+            try await Task.sleep(for: .seconds(1))
+            let later = observations.messagesWritten("stalled")
+            // 20 streams asked for 100,000 messages of 16 KiB each; the handlers must be
+            // held back by flow control and the per-stream send buffer (256 KiB).
+            #expect(later == early, "handlers kept producing while the client read nothing (\(early) -> \(later))")
+            #expect(later < 20 * 40, "\(later) messages were accepted for a client that reads nothing")
+            _ = try await stall.value
+        }
+    }
+
+    @Test func deadlinesCancelTheHandler() async throws {
+        let observations = EchoService.Observations()
+        try await withServer(services: [EchoService(observations: observations)]) { _, port in
+            _ = try await withClient(port: port) { client in
+                await #expect {
+                    let _: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(text: "deadline-me", delayMs: 5000), timeout: .milliseconds(200))
+                } throws: { ($0 as? RPCError)?.code == .deadlineExceeded }
+            }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !observations.cancelledCalls.contains("deadline-me"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(observations.cancelledCalls.contains("deadline-me"))
+        }
+    }
+
+    @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
+        var configuration = RPCServer.Configuration()
+        configuration.threads = 1
+        let server = RPCServer(configuration: configuration, services: [EchoService()])
+        let port = try await server.start()
+        try await withClient(port: port) { client in
+            let inFlight = Task {
+                let response: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(text: "in flight", delayMs: 500))
+                return response.text
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let started = ContinuousClock.now
+            await server.shutdown(gracePeriod: .seconds(5))
+            #expect(ContinuousClock.now - started < .seconds(3), "shutdown waited longer than the call needed")
+            #expect(try await inFlight.value == "in flight")
+            #expect(server.health.status(of: "") == .notServing)
+            await #expect {
+                let _: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(text: "too late"))
+            } throws: { ($0 as? RPCError)?.code == .unavailable }
+        }
+    }
+
+    @Test func keepaliveClosesAPeerThatNeverAnswersPings() async throws {
+        try await withServer(configure: {
+            $0.keepaliveInterval = .milliseconds(200)
+            $0.keepaliveTimeout = .milliseconds(200)
+        }) { _, port in
+            let (status, output) = try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "silent", String(port), "3"])
+            #expect(status == 0, "\(output)")
+        }
+    }
+}
