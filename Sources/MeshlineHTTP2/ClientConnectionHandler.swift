@@ -62,6 +62,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     private let session: HTTP2Session
     private let authority: String
+    private let scheme: String
     private var context: ChannelHandlerContext?
     private var calls: [Int32: ClientCall] = [:]
     private var inReadLoop = false
@@ -72,8 +73,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     /// Called once when the connection can take no more calls (GOAWAY or close).
     var onUnusable: (@Sendable () -> Void)?
 
-    init(authority: String) throws {
+    init(authority: String, scheme: String) throws {
         self.authority = authority
+        self.scheme = scheme
         var settings = HTTP2SessionSettings()
         settings.manualFlowControl = true
         session = try HTTP2Session(isServer: false, settings: settings)
@@ -165,7 +167,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             return
         }
         var headers = [
-            HeaderField(":method", "POST"), HeaderField(":scheme", "http"), HeaderField(":path", call.path),
+            HeaderField(":method", "POST"), HeaderField(":scheme", scheme), HeaderField(":path", call.path),
             HeaderField(":authority", authority), HeaderField("content-type", "application/grpc"),
             HeaderField("te", "trailers"), HeaderField("user-agent", "meshline-rpc/\(RPCClient.version)"),
         ]

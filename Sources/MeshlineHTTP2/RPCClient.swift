@@ -3,6 +3,7 @@ public import MeshlineModels
 public import MeshlineRPC
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A gRPC client over h2c that spreads calls round-robin over several endpoints,
@@ -54,6 +55,8 @@ public final class RPCClient: Sendable {
         /// The service whose health decides whether an endpoint is used (`""`: the whole server).
         public var healthCheckService = ""
         public var threads = 1
+        /// TLS with ALPN `h2` to every endpoint; nil speaks h2c.
+        public var tls: TLSSettings?
 
         public init(endpoints: [Endpoint]) {
             self.endpoints = endpoints
@@ -409,12 +412,23 @@ final class EndpointConnection: Sendable {
     private func connect() {
         let endpoint = self.endpoint
         let authority = endpoint.description
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext = try configuration.tls?.makeClientContext()
+        } catch {
+            connectFinished(.failure(error))
+            return
+        }
+        let serverName = TLSSettings.hostnameForVerification(endpoint.host, override: configuration.tls?.serverName)
         ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(authority: authority))
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(authority: authority, scheme: sslContext == nil ? "http" : "https"))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)

@@ -2,6 +2,7 @@ public import Logging
 public import MeshlineRPC
 import NIOCore
 import NIOPosix
+import NIOSSL
 public import ServiceLifecycle
 import Synchronization
 
@@ -34,6 +35,8 @@ public final class RPCServer: Sendable {
         public var threads = System.coreCount
         /// How long calls in flight may run after a graceful shutdown begins.
         public var drainGracePeriod: Duration = .seconds(10)
+        /// TLS with ALPN `h2`; nil serves h2c (cleartext HTTP/2 with prior knowledge).
+        public var tls: TLSSettings?
 
         public init() {}
     }
@@ -69,12 +72,16 @@ public final class RPCServer: Sendable {
         let configuration = self.configuration
         let logger = self.logger
         let tracker = self.tracker
+        let sslContext = try configuration.tls?.makeServerContext()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
                     let handler = try ServerConnectionHandler(router: router, configuration: configuration, logger: logger, tracker: tracker)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

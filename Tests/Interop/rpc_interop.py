@@ -4,6 +4,7 @@
     rpc_interop.py client PORT WORKDIR     grpcio client against a MeshlineRPC server
     rpc_interop.py server WORKDIR          grpcio Echo server; prints "listening on PORT",
                                            serves until stdin closes
+    rpc_interop.py tls-client PORT CA WORKDIR   one Echo call over TLS, trusting CA (PEM)
 
 Driven by Tests/MeshlineRPCTests/InteropTests.swift. The client mode prints one
 line per case, "ok NAME" or "FAIL NAME: why", and a closing "N passed, N failed"
@@ -252,8 +253,26 @@ def run_server(work):
     return 0
 
 
+def run_tls_client(port, ca_file, work):
+    stubs.generate(f"{work}/stubs")
+    from meshline.testing.v1 import echo_pb2, echo_pb2_grpc
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=open(ca_file, "rb").read())
+    with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
+        response = echo_pb2_grpc.EchoStub(channel).Get(echo_pb2.EchoRequest(text="over tls"), timeout=10)
+    if response.text != "over tls":
+        print(f"FAIL tls unary: got {response}")
+        print("0 passed, 1 failed")
+        return 1
+    print("ok tls unary")
+    print("1 passed, 0 failed")
+    return 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "tls-client" and len(sys.argv) == 5:
+        sys.exit(run_tls_client(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     if mode == "client" and len(sys.argv) == 4:
         sys.exit(run_client(int(sys.argv[2]), sys.argv[3]))
     if mode == "server" and len(sys.argv) == 3:

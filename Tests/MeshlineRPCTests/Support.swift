@@ -5,6 +5,7 @@ import MeshlineRPC
 
 /// Starts a server on a free loopback port with `services` (Echo by default), runs
 /// `body` with its port, and always shuts the server down.
+@discardableResult
 func withServer<T>(
     services: [any RPCService] = [EchoService()],
     configure: (inout RPCServer.Configuration) -> Void = { _ in },
@@ -28,6 +29,7 @@ func withServer<T>(
 }
 
 /// A client of one loopback port; closed after `body`.
+@discardableResult
 func withClient<T>(port: Int, configure: (inout RPCClient.Configuration) -> Void = { _ in }, _ body: (RPCClient) async throws -> T) async throws -> T {
     var configuration = RPCClient.Configuration(endpoints: [RPCClient.Endpoint(host: "127.0.0.1", port: port)])
     configure(&configuration)
