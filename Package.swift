@@ -100,6 +100,12 @@ let package = Package(
             path: "bench/rpc/Sources",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "meshline-bench-rpc-client",
+            dependencies: ["MeshlineHTTP2", "MeshlineRPC", "MeshlineModels"],
+            path: "bench/rpc/Client",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MeshlineModelsTests",
             dependencies: ["MeshlineModels"],

@@ -266,25 +266,30 @@ final class HTTP2Session {
         nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: onReadOutbound)
     }
 
+    // Reused between calls so that submitting headers allocates nothing once warm.
+    private var headerBytes: [UInt8] = []
+    private var headerVector: [nghttp2_nv] = []
+
     private func withHeaderVector<R>(_ headers: [HeaderField], _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
-        // All names and values in one buffer; nghttp2 copies them during the call.
-        var storage: [UInt8] = []
-        storage.reserveCapacity(headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-        var ranges: [(Int, Int, Int, Int)] = []
-        ranges.reserveCapacity(headers.count)
+        // All names and values in one buffer, then the vector pointing into it;
+        // nghttp2 copies both during the call.
+        headerBytes.removeAll(keepingCapacity: true)
         for field in headers {
-            let nameStart = storage.count
-            storage += field.name.utf8
-            let valueStart = storage.count
-            storage += field.value.utf8
-            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+            headerBytes += field.name.utf8
+            headerBytes += field.value.utf8
         }
-        return storage.withUnsafeMutableBufferPointer { bytes in
-            let base = bytes.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
-            var vector = ranges.map { range in
-                nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        return headerBytes.withUnsafeMutableBufferPointer { bytes in
+            var cursor = bytes.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
+            headerVector.removeAll(keepingCapacity: true)
+            for field in headers {
+                let nameLength = field.name.utf8.count
+                let valueLength = field.value.utf8.count
+                headerVector.append(nghttp2_nv(
+                    name: cursor, value: cursor + nameLength, namelen: nameLength, valuelen: valueLength,
+                    flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+                cursor += nameLength + valueLength
             }
-            return vector.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
+            return headerVector.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 
