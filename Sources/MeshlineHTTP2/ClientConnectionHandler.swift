@@ -131,11 +131,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     private func flushNow() {
         flushScheduled = false
         guard let context, !closed, context.channel.isWritable else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 1024)
         do {
-            if try session.drainOutput(into: &buffer) {
-                context.writeAndFlush(NIOAny(buffer), promise: nil)
-            }
+            try session.writePending(to: context)
         } catch {
             connectionLost(RPCError(code: .internal, message: "HTTP/2 session failed: \(error)"))
             context.close(promise: nil)

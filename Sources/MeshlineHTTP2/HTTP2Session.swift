@@ -169,6 +169,14 @@ final class HTTP2Session {
         }
     }
 
+    /// Writes every frame nghttp2 has queued to the channel, as one buffer.
+    func writePending(to context: ChannelHandlerContext) throws {
+        var buffer = context.channel.allocator.buffer(capacity: 4096)
+        if try drainOutput(into: &buffer) {
+            context.writeAndFlush(NIOAny(buffer), promise: nil)
+        }
+    }
+
     /// Whether nghttp2 still wants to read or write; false once the connection can close.
     var isActive: Bool {
         nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0

@@ -164,11 +164,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         flushScheduled = false
         guard let context, !isClosing else { return }
         if context.channel.isWritable {
-            var buffer = context.channel.allocator.buffer(capacity: 4096)
             do {
-                if try session.drainOutput(into: &buffer) {
-                    context.writeAndFlush(NIOAny(buffer), promise: nil)
-                }
+                try session.writePending(to: context)
             } catch {
                 close()
                 return

@@ -23,6 +23,8 @@ import h2.connection
 import h2.events
 import h2.settings
 
+from cases import Cases, expect
+
 GRPC_HEADERS = [("content-type", "application/grpc"), ("te", "trailers")]
 
 
@@ -110,18 +112,7 @@ class Connection:
 
 
 def run_cases(port):
-    results = []
-
-    def case(body):
-        try:
-            body()
-            results.append((body.__name__, None))
-        except Exception as error:
-            results.append((body.__name__, f"{type(error).__name__}: {error}"))
-
-    def expect(condition, message):
-        if not condition:
-            raise AssertionError(message)
+    cases = Cases()
 
     def headers_of(events, stream):
         out = []
@@ -213,17 +204,8 @@ def run_cases(port):
                  message_split_across_data_frames, two_messages_in_one_unary_request_is_internal,
                  oversized_headers_are_resource_exhausted, settings_limit_concurrent_streams,
                  rapid_resets_get_goaway_enhance_your_calm, server_still_serves_after_all_that]:
-        case(body)
-
-    failed = 0
-    for name, problem in results:
-        if problem is None:
-            print(f"ok {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name}: {problem}")
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+        cases.case()(body)
+    return cases.report()
 
 
 def stall(port, seconds):

@@ -20,6 +20,7 @@ from concurrent import futures
 import grpc
 
 import stubs
+from cases import Cases, expect
 
 MAX = 6 * 1024 * 1024  # the test server's message limit
 ODD_MESSAGE = "  spaced\ttext\u00a0 \u00e9\u6771\u4eac %41 100% \U0001F4E6  "
@@ -34,21 +35,8 @@ def run_client(port, work):
     channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
     echo = echo_pb2_grpc.EchoStub(channel)
     health = health_pb2_grpc.HealthStub(channel)
-    results = []
-
-    def case(name):
-        def wrap(body):
-            try:
-                body()
-                results.append((name, None))
-            except Exception as error:  # every failure is reported, none stops the run
-                results.append((name, f"{type(error).__name__}: {error}"))
-            return body
-        return wrap
-
-    def expect(condition, message):
-        if not condition:
-            raise AssertionError(message)
+    cases = Cases()
+    case = cases.case
 
     def expect_code(call, code):
         try:
@@ -190,15 +178,7 @@ def run_client(port, work):
         expect(response.text == "still here", "server stopped serving")
 
     channel.close()
-    failed = 0
-    for name, problem in results:
-        if problem is None:
-            print(f"ok {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name}: {problem}")
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return cases.report()
 
 
 def run_server(work):
