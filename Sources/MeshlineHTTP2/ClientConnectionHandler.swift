@@ -73,9 +73,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     /// Called once when the connection can take no more calls (GOAWAY or close).
     var onUnusable: (@Sendable () -> Void)?
 
-    init(authority: String, scheme: String) throws {
+    private let keepalive: (interval: Duration, timeout: Duration)?
+    private var keepaliveTimer: RepeatedTask?
+    private var keepaliveDeadline: Scheduled<Void>?
+    private var readSinceLastKeepalive = true
+
+    init(authority: String, scheme: String, keepalive: (interval: Duration, timeout: Duration)? = nil) throws {
         self.authority = authority
         self.scheme = scheme
+        self.keepalive = keepalive
         var settings = HTTP2SessionSettings()
         settings.manualFlowControl = true
         session = try HTTP2Session(isServer: false, settings: settings)
@@ -89,9 +95,35 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         flushNow()  // preface and SETTINGS
+        if let keepalive {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let interval = TimeAmount(keepalive.interval)
+            keepaliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                bound.value.keepaliveTick()
+            }
+        }
+    }
+
+    /// A connection silent for a whole interval gets a PING; no answer in time closes it.
+    private func keepaliveTick() {
+        guard let context, let keepalive, keepaliveDeadline == nil else { return }
+        if readSinceLastKeepalive {
+            readSinceLastKeepalive = false
+            return
+        }
+        session.submitPing()
+        flushNow()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepaliveDeadline = context.eventLoop.scheduleTask(in: TimeAmount(keepalive.timeout)) {
+            guard let context = bound.value.context else { return }
+            bound.value.connectionLost(RPCError(code: .unavailable, message: "the server stopped answering keepalive pings"))
+            context.close(promise: nil)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        keepaliveTimer?.cancel()
+        keepaliveDeadline?.cancel()
         connectionLost(RPCError(code: .unavailable, message: "the connection to the server closed"))
         self.context = nil
     }
@@ -102,6 +134,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        readSinceLastKeepalive = true
         inReadLoop = true
         do {
             try session.receive(unwrapInboundIn(data))
@@ -385,5 +418,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         if wasUsable { onUnusable?() }
     }
 
-    func receivedPingAck() {}
+    func receivedPingAck() {
+        keepaliveDeadline?.cancel()
+        keepaliveDeadline = nil
+    }
 }

@@ -57,6 +57,10 @@ public final class RPCClient: Sendable {
         public var threads = 1
         /// TLS with ALPN `h2` to every endpoint; nil speaks h2c.
         public var tls: TLSSettings?
+        /// A connection silent this long gets a PING, and is closed (its calls fail
+        /// UNAVAILABLE) when the PING is not answered within `keepaliveTimeout`; nil: no pings.
+        public var keepaliveInterval: Duration?
+        public var keepaliveTimeout: Duration = .seconds(20)
 
         public init(endpoints: [Endpoint]) {
             self.endpoints = endpoints
@@ -420,6 +424,7 @@ final class EndpointConnection: Sendable {
             return
         }
         let serverName = TLSSettings.hostnameForVerification(endpoint.host, override: configuration.tls?.serverName)
+        let keepalive = configuration.keepaliveInterval.map { (interval: $0, timeout: configuration.keepaliveTimeout) }
         ClientBootstrap(group: group)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -428,7 +433,7 @@ final class EndpointConnection: Sendable {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(authority: authority, scheme: sslContext == nil ? "http" : "https"))
+                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(authority: authority, scheme: sslContext == nil ? "http" : "https", keepalive: keepalive))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)

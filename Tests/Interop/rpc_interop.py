@@ -5,6 +5,8 @@
     rpc_interop.py server WORKDIR          grpcio Echo server; prints "listening on PORT",
                                            serves until stdin closes
     rpc_interop.py tls-client PORT CA WORKDIR   one Echo call over TLS, trusting CA (PEM)
+    rpc_interop.py blackhole                    accepts connections and reads, never answers;
+                                                prints "listening on PORT", runs until stdin closes
 
 Driven by Tests/MeshlineRPCTests/InteropTests.swift. The client mode prints one
 line per case, "ok NAME" or "FAIL NAME: why", and a closing "N passed, N failed"
@@ -249,8 +251,30 @@ def run_tls_client(port, ca_file, work):
     return 0
 
 
+def run_blackhole():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    print(f"listening on {listener.getsockname()[1]}", flush=True)
+
+    def swallow(connection):
+        while connection.recv(65536):
+            pass
+
+    def accept():
+        while True:
+            connection, _ = listener.accept()
+            threading.Thread(target=swallow, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+    return 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "blackhole":
+        sys.exit(run_blackhole())
     if mode == "tls-client" and len(sys.argv) == 5:
         sys.exit(run_tls_client(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     if mode == "client" and len(sys.argv) == 4:

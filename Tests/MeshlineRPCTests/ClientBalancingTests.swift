@@ -91,3 +91,57 @@ import Testing
         await client.close()
     }
 }
+
+/// Liveness: health Watch updates, client keepalive, status mapping.
+@Suite(.serialized) struct LivenessTests {
+    @Test func healthWatchSendsTheCurrentStatusThenEveryChange() async throws {
+        try await withServer { server, port in
+            try await withClient(port: port) { client in
+                let stream = try await client.serverStreaming(HealthDescriptor.watch, HealthCheckRequest(service: EchoDescriptor.fullName), timeout: .seconds(10), as: HealthCheckResponse.self)
+                var iterator = stream.makeAsyncIterator()
+                #expect(try await iterator.next()?.status == .serving)
+                server.health.setStatus(.notServing, for: EchoDescriptor.fullName)
+                #expect(try await iterator.next()?.status == .notServing)
+                server.health.setStatus(.serving, for: EchoDescriptor.fullName)
+                #expect(try await iterator.next()?.status == .serving)
+
+                let unknown = try await client.serverStreaming(HealthDescriptor.watch, HealthCheckRequest(service: "later"), timeout: .seconds(10), as: HealthCheckResponse.self)
+                var unknownIterator = unknown.makeAsyncIterator()
+                #expect(try await unknownIterator.next()?.status == .serviceUnknown)
+                server.health.setStatus(.serving, for: "later")
+                #expect(try await unknownIterator.next()?.status == .serving)
+            }
+        }
+    }
+
+    @Test func clientKeepaliveGivesUpOnASilentServer() async throws {
+        let blackhole = try Scripts.PythonServer(["Tests/Interop/rpc_interop.py", "blackhole"])
+        defer { blackhole.stop() }
+        var configuration = RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: blackhole.port)])
+        configuration.keepaliveInterval = .milliseconds(200)
+        configuration.keepaliveTimeout = .milliseconds(200)
+        configuration.defaultTimeout = nil
+        let client = RPCClient(configuration: configuration)
+        let started = ContinuousClock.now
+        await #expect {
+            let _: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest())
+        } throws: { ($0 as? RPCError)?.code == .unavailable }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        await client.close()
+    }
+
+    @Test func httpAndHTTP2ErrorsMapToGRPCCodes() {
+        #expect(StatusCode(httpStatus: 400) == .internal)
+        #expect(StatusCode(httpStatus: 401) == .unauthenticated)
+        #expect(StatusCode(httpStatus: 403) == .permissionDenied)
+        #expect(StatusCode(httpStatus: 404) == .unimplemented)
+        for status in [429, 502, 503, 504] { #expect(StatusCode(httpStatus: status) == .unavailable) }
+        #expect(StatusCode(httpStatus: 500) == .unknown)
+        #expect(StatusCode(http2ErrorCode: 0x0) == .internal)
+        #expect(StatusCode(http2ErrorCode: 0x7) == .unavailable)
+        #expect(StatusCode(http2ErrorCode: 0x8) == .cancelled)
+        #expect(StatusCode(http2ErrorCode: 0xB) == .resourceExhausted)
+        #expect(StatusCode(http2ErrorCode: 0xC) == .permissionDenied)
+        #expect(StatusCode(wireValue: 99) == .unknown)
+    }
+}
