@@ -15,12 +15,15 @@ let package = Package(
         .library(name: "MeshlineModels", targets: ["MeshlineModels"]),
         .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
+        .executable(name: "meshline-registry", targets: ["meshline-registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -68,6 +71,16 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // The export registry: append-only storage, QA gate, Watch, acknowledgements, overrides.
+        .target(
+            name: "MeshlineRegistry",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The Echo test service, served by transport tests and benchmarks.
         .target(
             name: "MeshlineEcho",
@@ -80,6 +93,18 @@ let package = Package(
                 "MeshlineModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-registry",
+            dependencies: [
+                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/registry",
             swiftSettings: strictSettings
         ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.

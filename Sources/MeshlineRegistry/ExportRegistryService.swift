@@ -1,0 +1,446 @@
+import Crypto
+import Foundation
+import MeshlineModels
+public import MeshlineRPC
+import Synchronization
+
+/// `meshline.v1.ExportRegistry`: the single, append-only source of truth for exports.
+public final class ExportRegistryService: RPCService {
+    public struct Configuration: Sendable {
+        /// How far `issued_at` of an override may be from now, either way.
+        public var overrideFreshness: Int64 = 5 * 60 * 1000
+        /// Longest idempotency key, identifier and free text accepted in requests.
+        public var maximumKeyLength = 128
+
+        public init() {}
+    }
+
+    let store: any RegistryStore
+    let tenants: TenantDirectory
+    let configuration: Configuration
+    let notifier = CommitNotifier()
+    private let clock: @Sendable () -> Int64
+
+    public init(store: any RegistryStore, tenants: TenantDirectory, configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) {
+        self.store = store
+        self.tenants = tenants
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public var serviceName: String { ExportRegistryDescriptor.fullName }
+
+    public var handlers: [RPCHandler] {
+        [
+            .unary(ExportRegistryDescriptor.publish) { [self] (request: PublishRequest, context) in try await publish(request, context) },
+            .unary(ExportRegistryDescriptor.get) { [self] (request: GetExportRequest, _) in try await get(request) },
+            .unary(ExportRegistryDescriptor.history) { [self] (request: HistoryRequest, _) in try await history(request) },
+            .unary(ExportRegistryDescriptor.list) { [self] (request: ListExportsRequest, _) in try await list(request) },
+            .serverStreaming(ExportRegistryDescriptor.watch) { [self] (request: WatchRequest, writer: ResponseWriter<WatchEvent>, _) in
+                try await watch(request, writer)
+            },
+            .unary(ExportRegistryDescriptor.acknowledge) { [self] (request: AcknowledgeRequest, context) in try await acknowledge(request, context) },
+            .unary(ExportRegistryDescriptor.override) { [self] (request: OverrideRequest, _) in try await override(request) },
+            .unary(ExportRegistryDescriptor.reconcile) { [self] (request: ReconcileRequest, _) in try await reconcile(request) },
+        ]
+    }
+
+    // MARK: Publish
+
+    func publish(_ request: PublishRequest, _ context: ServerCallContext) async throws(RegistryError) -> PublishResponse {
+        try requireTenant(request.tenantID)
+        var export = request.export
+        guard export.tenantID == request.tenantID else {
+            throw .invalidRequest(field: "export.tenant_id", reason: "is '\(export.tenantID)' but the request is for tenant '\(request.tenantID)'; they must be equal")
+        }
+        guard request.expectedVersion >= 0 else {
+            throw .invalidRequest(field: "expected_version", reason: "is negative; use 0 for a new export or the current version to supersede")
+        }
+        guard request.idempotencyKey.utf8.count <= configuration.maximumKeyLength else {
+            throw .invalidRequest(field: "idempotency_key", reason: "is longer than \(configuration.maximumKeyLength) bytes")
+        }
+        let now = clock()
+        let violations = export.qaViolations(context: ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[request.tenantID]?.serviceLevels))
+        guard violations.isEmpty else { throw .qaFailed(violations) }
+
+        // What the publish asks for, independent of the key and of registry-owned fields.
+        export.auditTrail = []
+        export.version = 0
+        export.state = .unspecified
+        export.committedAtUnixMs = 0
+        export.supersedesVersion = 0
+        export.shippedAtUnixMs = 0
+        let requestHash = Array(SHA256.hash(data: export.serializedBytes() + Array(String(request.expectedVersion).utf8)))
+        let expected = request.expectedVersion
+        let key = request.idempotencyKey.isEmpty ? nil : request.idempotencyKey
+        let actor = Self.actor(context, fallback: "tenant:\(request.tenantID)")
+        let submitted = export
+
+        let (stored, replayed) = try await store.append(AppendRequest(
+            tenantID: request.tenantID, exportID: export.exportID,
+            liveKey: expected == 0 ? (export.orderID, export.kind) : nil,
+            idempotencyKey: key
+        ) { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            if let earlier = state.idempotent {
+                guard earlier.requestHash == requestHash else { throw .idempotencyKeyReused(key: key ?? "") }
+                return .replay(exportID: earlier.exportID, version: earlier.version)
+            }
+            var next = submitted
+            if expected == 0 {
+                if let current = state.current {
+                    throw .conflict("export '\(current.exportID)' already exists at version \(current.version); pass expected_version=\(current.version) to supersede it")
+                }
+                if let live = state.liveExportID {
+                    throw .conflict("live export '\(live)' already covers order '\(submitted.orderID)' and kind \(submitted.kind.protoName); supersede it with expected_version, or wait until it completes")
+                }
+                next.version = 1
+            } else {
+                guard let current = state.current else { throw .notFound(exportID: submitted.exportID) }
+                guard current.version == expected else { throw .staleVersion(expected: expected, current: current.version) }
+                guard current.orderID == submitted.orderID, current.kind == submitted.kind else {
+                    throw .invalidRequest(field: "export.order_id", reason: "must stay '\(current.orderID)' (kind \(current.kind.protoName)) when superseding")
+                }
+                next.version = expected + 1
+                next.supersedesVersion = expected
+                next.auditTrail = current.auditTrail
+            }
+            next.state = .published
+            next.committedAtUnixMs = state.now
+            let change = expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)"
+            next.auditTrail.append(AuditChain.seal(
+                AuditEntry(atUnixMs: state.now, actor: actor, change: change, version: next.version),
+                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            return .store(next, sideEffects: AppendSideEffects(idempotency: key.map { ($0, requestHash) }))
+        })
+        if !replayed { notifier.committed() }
+        return PublishResponse(export: stored, replayed: replayed)
+    }
+
+    // MARK: Reads
+
+    func get(_ request: GetExportRequest) async throws(RegistryError) -> GetExportResponse {
+        try requireTenant(request.tenantID)
+        try requireIdentifier(request.exportID, field: "export_id")
+        guard let export = try await store.export(tenantID: request.tenantID, exportID: request.exportID, version: request.version > 0 ? request.version : nil) else {
+            throw .notFound(exportID: request.version > 0 ? "\(request.exportID)@\(request.version)" : request.exportID)
+        }
+        return GetExportResponse(export: export)
+    }
+
+    func history(_ request: HistoryRequest) async throws(RegistryError) -> HistoryResponse {
+        try requireTenant(request.tenantID)
+        try requireIdentifier(request.exportID, field: "export_id")
+        let versions = try await store.history(tenantID: request.tenantID, exportID: request.exportID)
+        guard !versions.isEmpty else { throw .notFound(exportID: request.exportID) }
+        return HistoryResponse(versions: versions)
+    }
+
+    func list(_ request: ListExportsRequest) async throws(RegistryError) -> ListExportsResponse {
+        try requireTenant(request.tenantID)
+        guard (0...1000).contains(request.pageSize) else {
+            throw .invalidRequest(field: "page_size", reason: "is \(request.pageSize); use 1 to 1000, or 0 for 100")
+        }
+        let limit = request.pageSize == 0 ? 100 : Int(request.pageSize)
+        var cursor: String?
+        if !request.pageToken.isEmpty {
+            guard let decoded = PageToken.decode(request.pageToken) else {
+                throw .invalidRequest(field: "page_token", reason: "is not a token this registry issued; pass next_page_token unchanged")
+            }
+            cursor = decoded
+        }
+        let filter = ExportFilter(
+            owner: request.owner?.text, state: request.state == .unspecified ? nil : request.state,
+            orderID: request.orderID.isEmpty ? nil : request.orderID, kind: request.kind == .unspecified ? nil : request.kind)
+        let page = try await store.list(tenantID: request.tenantID, filter: filter, after: cursor, limit: limit + 1)
+        let exports = Array(page.prefix(limit))
+        let next = page.count > limit ? PageToken.encode(exports.last!.exportID) : ""
+        return ListExportsResponse(exports: exports, nextPageToken: next)
+    }
+
+    // MARK: Watch
+
+    func watch(_ request: WatchRequest, _ writer: ResponseWriter<WatchEvent>) async throws {
+        try requireTenant(request.tenantID)
+        var sequence: Int64
+        if !request.cursor.isEmpty {
+            guard let decoded = PageToken.decodeSequence(request.cursor) else {
+                throw RegistryError.invalidRequest(field: "cursor", reason: "is not a cursor this registry issued; pass an event's cursor unchanged")
+            }
+            sequence = decoded
+        } else if request.fromBeginning {
+            sequence = 0
+        } else {
+            sequence = try await store.lastSequence()
+        }
+        let parties = Set(request.parties.map(\.text))
+        let wakeups = notifier.subscribe()
+        defer { notifier.unsubscribe(wakeups.id) }
+        while !Task.isCancelled {
+            let commits = try await store.commits(tenantID: request.tenantID, after: sequence, limit: 256)
+            for commit in commits {
+                sequence = commit.sequence
+                if !parties.isEmpty {
+                    let involved = [commit.export.owningParty].compactMap { $0 } + commit.export.watchers
+                    guard involved.contains(where: { parties.contains($0.text) }) else { continue }
+                }
+                // Suspends while the watcher's connection is backed up: a slow watcher
+                // holds at most one page of commits, never the whole log.
+                try await writer.write(WatchEvent(export: commit.export, cursor: PageToken.encodeSequence(commit.sequence)))
+            }
+            if commits.count < 256 {
+                await wakeups.next()
+            }
+        }
+    }
+
+    // MARK: Acknowledge
+
+    func acknowledge(_ request: AcknowledgeRequest, _ context: ServerCallContext) async throws(RegistryError) -> AcknowledgeResponse {
+        try requireTenant(request.tenantID)
+        try requireIdentifier(request.exportID, field: "export_id")
+        guard request.version > 0 else { throw .invalidRequest(field: "version", reason: "is not set; acknowledge the version you received") }
+        guard request.detail.utf8.count <= ExportLimits.maximumTextLength else {
+            throw .invalidRequest(field: "detail", reason: "is longer than \(ExportLimits.maximumTextLength) bytes")
+        }
+        let outcome = request.outcome
+        switch outcome {
+        case .unspecified:
+            throw .invalidRequest(field: "outcome", reason: "is unspecified; use ACCEPTED, REJECTED or COMPLETED")
+        case .rejected where request.reason == .unspecified:
+            throw .invalidRequest(field: "reason", reason: "is unspecified; a rejection says why (out-of-stock, incorrect-address, capacity or other)")
+        case .completed where request.shippedAtUnixMs <= 0:
+            throw .invalidRequest(field: "shipped_at_unix_ms", reason: "is not set; a completion says when the order shipped")
+        default:
+            break
+        }
+        let actor = request.actor.map(\.text) ?? Self.actor(context, fallback: "consumer")
+        let stored = try await store.append(AppendRequest(tenantID: request.tenantID, exportID: request.exportID) {
+            (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            guard let current = state.current else { throw .notFound(exportID: request.exportID) }
+            guard current.version == request.version else { throw .staleVersion(expected: request.version, current: current.version) }
+            let allowed: Set<ExportState> =
+                switch outcome {
+                case .accepted: [.published]
+                case .rejected: [.published, .accepted]
+                default: [.published, .accepted]
+                }
+            guard allowed.contains(current.state) else {
+                throw .conflict("export '\(current.exportID)' v\(current.version) is \(current.state.protoName) and cannot be \(outcome.protoName)")
+            }
+            var next = current
+            next.version = current.version + 1
+            next.supersedesVersion = current.version
+            next.committedAtUnixMs = state.now
+            var effects = AppendSideEffects()
+            let change: String
+            switch outcome {
+            case .accepted:
+                next.state = .accepted
+                change = "accepted"
+            case .rejected:
+                next.state = .rejected
+                change = "rejected: \(request.reason.protoName)\(request.detail.isEmpty ? "" : " (\(request.detail))")"
+                effects.outbox = [ReportRequest(
+                    tenantID: current.tenantID, exportID: current.exportID, exportVersion: next.version, kind: .rejection,
+                    reason: request.reason, detail: request.detail, warehouseID: current.warehouseID)]
+            default:
+                next.state = .completed
+                next.shippedAtUnixMs = request.shippedAtUnixMs
+                change = "completed: shipped at \(request.shippedAtUnixMs)"
+            }
+            next.auditTrail.append(AuditChain.seal(
+                AuditEntry(atUnixMs: state.now, actor: actor, change: change, version: next.version),
+                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            return .store(next, sideEffects: effects)
+        })
+        notifier.committed()
+        return AcknowledgeResponse(export: stored.export)
+    }
+
+    // MARK: Override
+
+    func override(_ request: OverrideRequest) async throws(RegistryError) -> OverrideResponse {
+        let signed = request.override
+        let change = signed.change
+        try requireTenant(change.tenantID)
+        try requireIdentifier(change.exportID, field: "override.change.export_id")
+        guard !change.justification.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw .invalidRequest(field: "override.change.justification", reason: "is empty; every override says why it was made")
+        }
+        guard !change.nonce.isEmpty, change.nonce.utf8.count <= configuration.maximumKeyLength else {
+            throw .invalidRequest(field: "override.change.nonce", reason: "must be 1 to \(configuration.maximumKeyLength) bytes, never reused")
+        }
+        try tenants.verify(signed)
+        let now = clock()
+        guard abs(change.issuedAtUnixMs - now) <= configuration.overrideFreshness else {
+            throw .permissionDenied("the override was issued at \(change.issuedAtUnixMs), more than \(configuration.overrideFreshness / 1000) s from now (\(now)); sign it again")
+        }
+        if change.state != .unspecified, ![ExportState.cancelled, .completed].contains(change.state) {
+            throw .invalidRequest(field: "override.change.state", reason: "may only be CANCELLED or COMPLETED")
+        }
+        let context = ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[change.tenantID]?.serviceLevels)
+        let stored = try await store.append(AppendRequest(tenantID: change.tenantID, exportID: change.exportID) {
+            (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            guard let current = state.current else { throw .notFound(exportID: change.exportID) }
+            guard current.version == change.baseVersion else { throw .staleVersion(expected: change.baseVersion, current: current.version) }
+            var next = current
+            var changed: [String] = []
+            if let owner = change.owningParty { next.owningParty = owner; changed.append("owning_party") }
+            if change.replaceWatchers { next.watchers = change.watchers; changed.append("watchers") }
+            if !change.intendedAction.isEmpty {
+                next.intendedAction = change.intendedAction
+                if let action = try? IntendedAction(parsing: change.intendedAction), action.verb == .routeToWarehouse {
+                    next.warehouseID = action.argument ?? ""
+                }
+                changed += ["intended_action", "warehouse_id"]
+            }
+            if let sla = change.sla { next.sla = sla; changed.append("sla") }
+            if change.expiresAtUnixMs != 0 { next.expiresAtUnixMs = change.expiresAtUnixMs; changed.append("expires_at_unix_ms") }
+            if let path = change.exceptionPath { next.exceptionPath = path; changed.append("exception_path") }
+            if change.state != .unspecified { next.state = change.state } else if [.rejected, .expired].contains(current.state) { next.state = .published }
+            // The QA gate applies to what the override changes.
+            let violations = next.qaViolations(context: context).filter { violation in
+                changed.contains { violation.field.hasPrefix("export.\($0)") }
+            }
+            guard violations.isEmpty else { throw .qaFailed(violations) }
+            next.version = current.version + 1
+            next.supersedesVersion = current.version
+            next.committedAtUnixMs = state.now
+            next.auditTrail.append(AuditChain.seal(
+                AuditEntry(atUnixMs: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", version: next.version, override: signed),
+                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            return .store(next, sideEffects: AppendSideEffects(nonce: (change.signerKeyID, change.nonce)))
+        })
+        notifier.committed()
+        return OverrideResponse(export: stored.export)
+    }
+
+    // MARK: Reconcile
+
+    func reconcile(_ request: ReconcileRequest) async throws(RegistryError) -> ReconcileResponse {
+        try requireTenant(request.tenantID)
+        let now = clock()
+        let to = request.toUnixMs == 0 ? now : request.toUnixMs
+        guard request.fromUnixMs < to else {
+            throw .invalidRequest(field: "from_unix_ms", reason: "must be before to_unix_ms (or now)")
+        }
+        let exports = try await store.routingExports(tenantID: request.tenantID, shipByFrom: request.fromUnixMs, to: to)
+        let report = Reconciliation.report(tenantID: request.tenantID, from: request.fromUnixMs, to: to, now: now, exports: exports)
+        return ReconcileResponse(report: report)
+    }
+
+    // MARK: Checks
+
+    private func requireTenant(_ tenantID: String) throws(RegistryError) {
+        if let problem = Identifier.problem(with: tenantID) {
+            throw .invalidRequest(field: "tenant_id", reason: problem)
+        }
+    }
+
+    private func requireIdentifier(_ value: String, field: String) throws(RegistryError) {
+        if let problem = Identifier.problem(with: value) {
+            throw .invalidRequest(field: field, reason: problem)
+        }
+    }
+
+    /// Who makes a change: the `meshline-actor` request metadata when it is a valid
+    /// party text, else `fallback`.
+    private static func actor(_ context: ServerCallContext, fallback: String) -> String {
+        if let text = context.requestMetadata["meshline-actor"], let party = try? Party(parsing: text) { return party.text }
+        return fallback
+    }
+}
+
+/// Opaque page tokens and Watch cursors.
+enum PageToken {
+    static func encode(_ exportID: String) -> String {
+        "e." + Data(exportID.utf8).base64EncodedString()
+    }
+
+    static func decode(_ token: String) -> String? {
+        guard token.hasPrefix("e."), let data = Data(base64Encoded: String(token.dropFirst(2))) else { return nil }
+        return String(data: data, encoding: .utf8)
+    }
+
+    static func encodeSequence(_ sequence: Int64) -> String {
+        "c." + String(sequence, radix: 36)
+    }
+
+    static func decodeSequence(_ cursor: String) -> Int64? {
+        guard cursor.hasPrefix("c."), let value = Int64(cursor.dropFirst(2), radix: 36), value >= 0 else { return nil }
+        return value
+    }
+}
+
+/// Wakes Watch calls when something was committed.
+final class CommitNotifier: Sendable {
+    /// One Watch call's wake-ups; used by that call's task only.
+    final class Subscription {
+        let id: Int
+        private var iterator: AsyncStream<Void>.AsyncIterator
+
+        init(id: Int, stream: AsyncStream<Void>) {
+            self.id = id
+            self.iterator = stream.makeAsyncIterator()
+        }
+
+        /// Waits for the next commit (or returns at once if one happened since the last call).
+        func next() async {
+            _ = await iterator.next()
+        }
+    }
+
+    private let subscribers = Mutex<(next: Int, all: [Int: AsyncStream<Void>.Continuation])>((0, [:]))
+
+    func subscribe() -> Subscription {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = subscribers.withLock { state in
+            let id = state.next
+            state.next += 1
+            state.all[id] = continuation
+            return id
+        }
+        return Subscription(id: id, stream: stream)
+    }
+
+    func unsubscribe(_ id: Int) {
+        let continuation = subscribers.withLock { $0.all.removeValue(forKey: id) }
+        continuation?.finish()
+    }
+
+    func committed() {
+        let all = subscribers.withLock { Array($0.all.values) }
+        for continuation in all { continuation.yield() }
+    }
+}
+
+extension ExportRegistryService {
+    /// Marks a published export whose TTL passed as expired and queues its report
+    /// for the exception router; false when it changed meanwhile (nothing to do).
+    func expire(_ export: Export) async throws(RegistryError) -> Bool {
+        do {
+            _ = try await store.append(AppendRequest(tenantID: export.tenantID, exportID: export.exportID) {
+                (state: AppendContext) throws(RegistryError) -> AppendPlan in
+                guard let current = state.current, current.version == export.version, current.state == .published else {
+                    throw .staleVersion(expected: export.version, current: state.current?.version ?? 0)
+                }
+                var next = current
+                next.version += 1
+                next.supersedesVersion = current.version
+                next.state = .expired
+                next.committedAtUnixMs = state.now
+                next.auditTrail.append(AuditChain.seal(
+                    AuditEntry(atUnixMs: state.now, actor: "service:registry", change: "expired: no acknowledgement before \(current.expiresAtUnixMs)", version: next.version),
+                    after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+                let report = ReportRequest(
+                    tenantID: current.tenantID, exportID: current.exportID, exportVersion: next.version, kind: .expiry,
+                    reason: .expired, detail: "no acknowledgement before the TTL", warehouseID: current.warehouseID)
+                return .store(next, sideEffects: AppendSideEffects(outbox: [report]))
+            })
+        } catch .staleVersion {
+            return false
+        }
+        notifier.committed()
+        return true
+    }
+}

@@ -1,0 +1,61 @@
+public import MeshlineModels
+public import MeshlineRPC
+
+/// Why the registry refused a call; each case chooses its gRPC status once.
+public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
+    /// The export failed the QA gate; every violation is listed.
+    case qaFailed([Violation])
+    /// A request field is missing or malformed (not an export rule).
+    case invalidRequest(field: String, reason: String)
+    case notFound(exportID: String)
+    /// A live export exists for the tenant, order and kind, or the export exists and
+    /// no `expected_version` says which version to supersede.
+    case conflict(String)
+    /// The idempotency key was used before with different content.
+    case idempotencyKeyReused(key: String)
+    /// The version the caller based its change on is no longer current.
+    case staleVersion(expected: Int64, current: Int64)
+    /// Signature, key or replay problems with an override.
+    case permissionDenied(String)
+    /// The storage failed; the message says what to check.
+    case storage(String)
+
+    public var rpcError: RPCError {
+        switch self {
+        case .qaFailed(let violations):
+            var error = RPCError(
+                code: .invalidArgument,
+                message: "the export failed the QA gate with \(violations.count) violation\(violations.count == 1 ? "" : "s"): "
+                    + violations.prefix(3).map { "\($0.field): \($0.reason)" }.joined(separator: "; ")
+                    + (violations.count > 3 ? "; … (all in grpc-status-details-bin)" : ""))
+            error.metadata.add("grpc-status-details-bin", binary: Self.statusDetails(error, violations).serializedBytes())
+            return error
+        case .invalidRequest(let field, let reason):
+            var error = RPCError(code: .invalidArgument, message: "\(field) \(reason)")
+            error.metadata.add("grpc-status-details-bin", binary: Self.statusDetails(error, [Violation(field: field, reason: reason, rule: "request")]).serializedBytes())
+            return error
+        case .notFound(let exportID):
+            return RPCError(code: .notFound, message: "export '\(exportID)' does not exist for this tenant")
+        case .conflict(let message):
+            return RPCError(code: .failedPrecondition, message: message)
+        case .idempotencyKeyReused(let key):
+            return RPCError(code: .alreadyExists, message: "idempotency key '\(key)' was used for a different publish; use a new key for new content")
+        case .staleVersion(let expected, let current):
+            return RPCError(code: .aborted, message: "version \(expected) is not current (current is \(current)); read the export again and base the change on version \(current)")
+        case .permissionDenied(let reason):
+            return RPCError(code: .permissionDenied, message: reason)
+        case .storage(let reason):
+            return RPCError(code: .unavailable, message: "the registry's storage failed: \(reason)")
+        }
+    }
+
+    /// gRPC's rich error model: a google.rpc.Status holding a google.rpc.BadRequest.
+    static func statusDetails(_ error: RPCError, _ violations: [Violation]) -> RPCStatus {
+        let badRequest = BadRequest(fieldViolations: violations.map {
+            BadRequest.FieldViolation(field: $0.field, description: $0.rule.isEmpty ? $0.reason : "\($0.reason) [\($0.rule)]")
+        })
+        return RPCStatus(
+            code: error.code.rawValue, message: error.message,
+            details: [ProtoAny(typeURL: "type.googleapis.com/google.rpc.BadRequest", value: badRequest.serializedBytes())])
+    }
+}

@@ -1,0 +1,130 @@
+public import MeshlineModels
+
+/// What an append sees of the stored state, read inside its transaction.
+public struct AppendContext: Sendable {
+    /// The export's latest stored version, if the export exists.
+    public var current: Export?
+    /// The export id of the live export for the same tenant, order and kind, if asked for.
+    public var liveExportID: String?
+    /// The stored result of an earlier publish with the same idempotency key.
+    public var idempotent: IdempotencyRecord?
+    /// The commit time this append will get, in Unix milliseconds.
+    public var now: Int64
+}
+
+/// What an earlier publish with an idempotency key produced.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var requestHash: [UInt8]
+    public var exportID: String
+    public var version: Int64
+}
+
+/// What to do with an append, decided from its ``AppendContext``.
+public enum AppendPlan: Sendable {
+    /// Store this version (and the side effects), atomically.
+    case store(Export, sideEffects: AppendSideEffects)
+    /// Store nothing and answer with this stored version (an idempotent replay).
+    case replay(exportID: String, version: Int64)
+}
+
+/// Rows written together with a version.
+public struct AppendSideEffects: Sendable {
+    /// Remember the publish under this key and request hash.
+    public var idempotency: (key: String, requestHash: [UInt8])?
+    /// Mark this override nonce used; a nonce used before fails the append with PERMISSION_DENIED.
+    public var nonce: (keyID: String, nonce: String)?
+    /// Reports for the exception router, delivered after commit until it answers.
+    public var outbox: [ReportRequest] = []
+
+    public init(idempotency: (key: String, requestHash: [UInt8])? = nil, nonce: (keyID: String, nonce: String)? = nil, outbox: [ReportRequest] = []) {
+        self.idempotency = idempotency
+        self.nonce = nonce
+        self.outbox = outbox
+    }
+}
+
+/// An append request: which export, which extra state to read, and the decision.
+public struct AppendRequest: Sendable {
+    public var tenantID: String
+    public var exportID: String
+    /// Read the live export for this order and kind (publishing a new export).
+    public var liveKey: (orderID: String, kind: ExportKind)?
+    /// Read an earlier publish with this idempotency key.
+    public var idempotencyKey: String?
+    /// Decides from what was read; throwing refuses the append.
+    public var decide: @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
+
+    public init(
+        tenantID: String, exportID: String, liveKey: (orderID: String, kind: ExportKind)? = nil, idempotencyKey: String? = nil,
+        decide: @escaping @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
+    ) {
+        self.tenantID = tenantID
+        self.exportID = exportID
+        self.liveKey = liveKey
+        self.idempotencyKey = idempotencyKey
+        self.decide = decide
+    }
+}
+
+/// A filter for ``RegistryStore/list(tenantID:filter:after:limit:)``.
+public struct ExportFilter: Sendable {
+    public var owner: String?
+    public var state: ExportState?
+    public var orderID: String?
+    public var kind: ExportKind?
+
+    public init(owner: String? = nil, state: ExportState? = nil, orderID: String? = nil, kind: ExportKind? = nil) {
+        self.owner = owner
+        self.state = state
+        self.orderID = orderID
+        self.kind = kind
+    }
+}
+
+/// One committed version with its place in the registry's commit order.
+public struct Commit: Sendable {
+    /// Position in the registry-wide commit order (the Watch cursor).
+    public var sequence: Int64
+    public var export: Export
+}
+
+/// A queued report for the exception router.
+public struct OutboxItem: Sendable {
+    public var id: Int64
+    public var report: ReportRequest
+    public var attempts: Int
+}
+
+/// Durable storage of the registry. An append that returns has been written to
+/// disk; appends that arrive together share one commit (group commit).
+public protocol RegistryStore: Sendable {
+    /// Reads what `request` asks for, decides, and stores the outcome atomically.
+    func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool)
+
+    /// One version (nil: the latest) of an export of the tenant.
+    func export(tenantID: String, exportID: String, version: Int64?) async throws(RegistryError) -> Export?
+    /// Every version of an export, oldest first.
+    func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export]
+    /// Latest versions matching `filter`, ordered by export id, after `cursor` (an export id).
+    func list(tenantID: String, filter: ExportFilter, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export]
+    /// Versions of the tenant committed after `sequence`, in commit order.
+    func commits(tenantID: String, after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit]
+    /// The sequence of the newest commit (0 when empty).
+    func lastSequence() async throws(RegistryError) -> Int64
+    /// Latest versions still published whose TTL has passed.
+    func expired(now: Int64, limit: Int) async throws(RegistryError) -> [Export]
+    /// Latest versions of routing exports with ship-by in `[from, to)`.
+    func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export]
+    /// Every stored version of every export, in commit order, page by page.
+    func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit]
+
+    /// Reports waiting for the exception router, oldest first, due by `now`.
+    func pendingReports(now: Int64, limit: Int) async throws(RegistryError) -> [OutboxItem]
+    /// The router accepted the report.
+    func reportDelivered(_ id: Int64) async throws(RegistryError)
+    /// The router did not answer; try again at `retryAt`.
+    func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError)
+
+    /// Finishes pending writes and closes the storage.
+    func close() async
+}

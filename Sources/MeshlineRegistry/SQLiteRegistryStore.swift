@@ -1,0 +1,370 @@
+import Foundation
+import GRDB
+public import MeshlineModels
+import Synchronization
+
+/// The embedded default storage: one SQLite file in WAL mode with
+/// `synchronous = FULL`, so that every commit is on disk before it is answered.
+///
+/// Appends queue up while a commit is running and then go into the next
+/// transaction together, each in its own savepoint: under load one fsync covers
+/// many appends, and one refused append never undoes another.
+public final class SQLiteRegistryStore: RegistryStore {
+    private let pool: DatabasePool
+    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+    private let clock: @Sendable () -> Int64
+
+    private struct Job: Sendable {
+        let request: AppendRequest
+        let continuation: CheckedContinuation<(export: Export, replayed: Bool), any Error>
+    }
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String, clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) throws(RegistryError) {
+        self.clock = clock
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw .storage("cannot open \(path): \(error); check that the data directory exists and is writable")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE export_versions (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tenant_id TEXT NOT NULL,
+                    export_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    body BLOB NOT NULL,
+                    UNIQUE (tenant_id, export_id, version)
+                );
+                CREATE TABLE exports_latest (
+                    tenant_id TEXT NOT NULL,
+                    export_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    seq INTEGER NOT NULL,
+                    order_id TEXT NOT NULL,
+                    kind INTEGER NOT NULL,
+                    state INTEGER NOT NULL,
+                    owner TEXT NOT NULL,
+                    live INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    ship_by INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, export_id)
+                );
+                CREATE UNIQUE INDEX exports_live_order_kind ON exports_latest (tenant_id, order_id, kind) WHERE live = 1;
+                CREATE INDEX exports_expiry ON exports_latest (state, expires_at);
+                CREATE INDEX exports_ship_by ON exports_latest (tenant_id, kind, ship_by);
+                CREATE INDEX versions_tenant_seq ON export_versions (tenant_id, seq);
+                CREATE TABLE idempotency (
+                    tenant_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    request_hash BLOB NOT NULL,
+                    export_id TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, key)
+                );
+                CREATE TABLE override_nonces (
+                    tenant_id TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    nonce TEXT NOT NULL,
+                    used_at INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, key_id, nonce)
+                );
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    report BLOB NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Appends (group commit)
+
+    public func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let start = queue.withLock { state -> Bool in
+                    state.jobs.append(Job(request: request, continuation: continuation))
+                    if state.running { return false }
+                    state.running = true
+                    return true
+                }
+                if start {
+                    Task { await self.commitLoop() }
+                }
+            }
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Commits queued appends batch by batch until the queue is empty.
+    private func commitLoop() async {
+        while true {
+            let jobs: [Job] = queue.withLock { state in
+                let jobs = state.jobs
+                state.jobs.removeAll()
+                if jobs.isEmpty { state.running = false }
+                return jobs
+            }
+            if jobs.isEmpty { return }
+            await commit(jobs)
+        }
+    }
+
+    private func commit(_ jobs: [Job]) async {
+        let now = clock()
+        let results: [Result<(export: Export, replayed: Bool), RegistryError>]
+        do {
+            results = try await pool.write { db in
+                jobs.map { job in Self.apply(job.request, now: now, db: db) }
+            }
+        } catch {
+            for job in jobs {
+                job.continuation.resume(throwing: RegistryError.storage("the commit failed: \(error); check free disk space and permissions of the data directory"))
+            }
+            return
+        }
+        for (job, result) in zip(jobs, results) {
+            job.continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+
+    /// One append in its own savepoint inside the batch's transaction.
+    private static func apply(_ request: AppendRequest, now: Int64, db: Database) -> Result<(export: Export, replayed: Bool), RegistryError> {
+        var outcome: Result<(export: Export, replayed: Bool), RegistryError> = .failure(.storage("not applied"))
+        do {
+            try db.inSavepoint {
+                do {
+                    outcome = .success(try applyInSavepoint(request, now: now, db: db))
+                    return .commit
+                } catch let error as RegistryError {
+                    outcome = .failure(error)
+                    return .rollback
+                }
+            }
+        } catch {
+            outcome = .failure(.storage("\(error)"))
+        }
+        return outcome
+    }
+
+    private static func applyInSavepoint(_ request: AppendRequest, now: Int64, db: Database) throws -> (export: Export, replayed: Bool) {
+        let current = try latestBody(db, tenantID: request.tenantID, exportID: request.exportID)
+        var liveExportID: String?
+        if let live = request.liveKey {
+            liveExportID = try String.fetchOne(
+                db, sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND live = 1",
+                arguments: [request.tenantID, live.orderID, live.kind.rawValue])
+        }
+        var idempotent: IdempotencyRecord?
+        if let key = request.idempotencyKey,
+            let row = try Row.fetchOne(db, sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?", arguments: [request.tenantID, key])
+        {
+            idempotent = IdempotencyRecord(requestHash: [UInt8](row["request_hash"] as Data), exportID: row["export_id"], version: row["version"])
+        }
+        let context = AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)
+        switch try request.decide(context) {
+        case .replay(let exportID, let version):
+            guard let stored = try versionBody(db, tenantID: request.tenantID, exportID: exportID, version: version) else {
+                throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
+            }
+            return (stored, true)
+        case .store(let export, let effects):
+            if let nonce = effects.nonce {
+                let used = try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM override_nonces WHERE tenant_id = ? AND key_id = ? AND nonce = ?",
+                    arguments: [request.tenantID, nonce.keyID, nonce.nonce]) ?? false
+                if used { throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce") }
+                try db.execute(sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)", arguments: [request.tenantID, nonce.keyID, nonce.nonce, now])
+            }
+            try db.execute(
+                sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)",
+                arguments: [export.tenantID, export.exportID, export.version, Data(export.serializedBytes())])
+            let sequence = db.lastInsertedRowID
+            let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
+            do {
+                try db.execute(
+                    sql: """
+                        INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, state, owner, live, expires_at, ship_by)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (tenant_id, export_id) DO UPDATE SET
+                            version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
+                            state = excluded.state, owner = excluded.owner, live = excluded.live,
+                            expires_at = excluded.expires_at, ship_by = excluded.ship_by
+                        """,
+                    arguments: [
+                        export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
+                        export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
+                        export.sla?.shipByUnixMs ?? 0,
+                    ])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw RegistryError.conflict("another live export already covers order '\(export.orderID)' and kind \(export.kind.protoName); supersede it with expected_version instead")
+            }
+            if let idempotency = effects.idempotency {
+                try db.execute(
+                    sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
+            }
+            for report in effects.outbox {
+                try db.execute(sql: "INSERT INTO outbox (report, next_attempt_at) VALUES (?, ?)", arguments: [Data(report.serializedBytes()), now])
+            }
+            return (export, false)
+        }
+    }
+
+    private static func decode(_ data: Data) throws -> Export {
+        do {
+            return try Export(serializedBytes: [UInt8](data))
+        } catch {
+            throw RegistryError.storage("a stored export does not decode (\(error)); run meshline verify")
+        }
+    }
+
+    private static func latestBody(_ db: Database, tenantID: String, exportID: String) throws -> Export? {
+        let data = try Data.fetchOne(
+            db, sql: """
+                SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+                WHERE l.tenant_id = ? AND l.export_id = ?
+                """, arguments: [tenantID, exportID])
+        return try data.map(decode)
+    }
+
+    private static func versionBody(_ db: Database, tenantID: String, exportID: String, version: Int64) throws -> Export? {
+        let data = try Data.fetchOne(
+            db, sql: "SELECT body FROM export_versions WHERE tenant_id = ? AND export_id = ? AND version = ?",
+            arguments: [tenantID, exportID, version])
+        return try data.map(decode)
+    }
+
+    // MARK: Reads
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RegistryError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(RegistryError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    public func export(tenantID: String, exportID: String, version: Int64?) async throws(RegistryError) -> Export? {
+        try await read { db in
+            if let version { return try Self.versionBody(db, tenantID: tenantID, exportID: exportID, version: version) }
+            return try Self.latestBody(db, tenantID: tenantID, exportID: exportID)
+        }
+    }
+
+    public func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export] {
+        try await read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM export_versions WHERE tenant_id = ? AND export_id = ? ORDER BY version", arguments: [tenantID, exportID])
+                .map(Self.decode)
+        }
+    }
+
+    public func list(tenantID: String, filter: ExportFilter, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
+        try await read { db in
+            var sql = "SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq WHERE l.tenant_id = ?"
+            var arguments: StatementArguments = [tenantID]
+            if let owner = filter.owner { sql += " AND l.owner = ?"; arguments += [owner] }
+            if let state = filter.state { sql += " AND l.state = ?"; arguments += [state.rawValue] }
+            if let order = filter.orderID { sql += " AND l.order_id = ?"; arguments += [order] }
+            if let kind = filter.kind { sql += " AND l.kind = ?"; arguments += [kind.rawValue] }
+            if let cursor { sql += " AND l.export_id > ?"; arguments += [cursor] }
+            sql += " ORDER BY l.export_id LIMIT ?"
+            arguments += [limit]
+            return try Data.fetchAll(db, sql: sql, arguments: arguments).map(Self.decode)
+        }
+    }
+
+    public func commits(tenantID: String, after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, body FROM export_versions WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?", arguments: [tenantID, sequence, limit])
+                .map { Commit(sequence: $0["seq"], export: try Self.decode($0["body"])) }
+        }
+    }
+
+    public func lastSequence() async throws(RegistryError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM export_versions") ?? 0 }
+    }
+
+    public func expired(now: Int64, limit: Int) async throws(RegistryError) -> [Export] {
+        try await read { db in
+            try Data.fetchAll(
+                db, sql: """
+                    SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+                    WHERE l.state = ? AND l.expires_at > 0 AND l.expires_at <= ? ORDER BY l.expires_at LIMIT ?
+                    """, arguments: [ExportState.published.rawValue, now, limit]
+            ).map(Self.decode)
+        }
+    }
+
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export] {
+        try await read { db in
+            try Data.fetchAll(
+                db, sql: """
+                    SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+                    WHERE l.tenant_id = ? AND l.kind = ? AND l.ship_by >= ? AND l.ship_by < ? ORDER BY l.export_id
+                    """, arguments: [tenantID, ExportKind.routing.rawValue, from, to]
+            ).map(Self.decode)
+        }
+    }
+
+    public func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, body FROM export_versions WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [sequence, limit])
+                .map { Commit(sequence: $0["seq"], export: try Self.decode($0["body"])) }
+        }
+    }
+
+    public func pendingReports(now: Int64, limit: Int) async throws(RegistryError) -> [OutboxItem] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, report, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?", arguments: [now, limit])
+                .map { row in
+                    let report = try ReportRequest(serializedBytes: [UInt8](row["report"] as Data))
+                    return OutboxItem(id: row["id"], report: report, attempts: row["attempts"])
+                }
+        }
+    }
+
+    public func reportDelivered(_ id: Int64) async throws(RegistryError) {
+        try await write { db in try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [id]) }
+    }
+
+    public func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?", arguments: [retryAt, id])
+        }
+    }
+
+    public func close() async {
+        // Wait for queued appends, then checkpoint the WAL into the main file.
+        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
+        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        try? pool.close()
+    }
+}
+
