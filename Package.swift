@@ -142,6 +142,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MeshlineRegistryTests",
+            dependencies: [
+                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "CModulesTests",
             dependencies: ["CNghttp2", "CProtobufC"],
             swiftSettings: strictSettings

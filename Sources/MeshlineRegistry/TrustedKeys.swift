@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-public import MeshlineModels
+import MeshlineModels
 
 /// Per-tenant settings the registry reads from its tenants file: the SLA taxonomy
 /// the QA gate checks against, and the Ed25519 keys trusted to sign overrides.
@@ -14,13 +14,26 @@ public import MeshlineModels
 public struct TenantDirectory: Sendable {
     public struct TrustedKey: Sendable {
         public var keyID: String
+        /// The raw 32-byte Ed25519 public key.
         public var publicKey: [UInt8]
         public var canOverride: Bool
+
+        public init(keyID: String, publicKey: [UInt8], canOverride: Bool) {
+            self.keyID = keyID
+            self.publicKey = publicKey
+            self.canOverride = canOverride
+        }
     }
 
     public struct Tenant: Sendable {
+        /// The SLA taxonomy; nil skips the check.
         public var serviceLevels: Set<String>?
         public var keys: [String: TrustedKey]
+
+        public init(serviceLevels: Set<String>?, keys: [String: TrustedKey]) {
+            self.serviceLevels = serviceLevels
+            self.keys = keys
+        }
     }
 
     public var tenants: [String: Tenant]
