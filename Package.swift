@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "meshline",
             dependencies: [
-                "MeshlineModels",
+                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -146,6 +146,7 @@ let package = Package(
             dependencies: [
                 "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -22,9 +22,12 @@ public final class RPCClient: Sendable {
             self.port = port
         }
 
-        /// Parses `HOST:PORT` (`[::1]:8080` for IPv6).
-        public init(parsing text: String) throws(RPCError) {
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+        /// Parses `HOST:PORT` (`[::1]:8080` for IPv6). A listen address may use port 0
+        /// (`allowingAnyPort`): the system picks a free one.
+        public init(parsing text: String, allowingAnyPort: Bool = false) throws(RPCError) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                ((allowingAnyPort ? 0 : 1)...65535).contains(port)
+            else {
                 throw RPCError(code: .invalidArgument, message: "'\(text)' is not HOST:PORT, e.g. 127.0.0.1:7001")
             }
             var host = String(text[..<colon])

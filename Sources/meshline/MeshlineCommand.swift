@@ -1,9 +1,12 @@
 import ArgumentParser
+import Foundation
 import MeshlineModels
+import MeshlineRPC
+import MeshlineRegistry
 
 /// The `meshline` command-line tool for operators and connector authors.
 @main
-struct MeshlineCommand: ParsableCommand {
+struct MeshlineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshline",
         abstract: "Meshline: deterministic fulfillment routing with ownership-friendly exports.",
@@ -12,7 +15,7 @@ struct MeshlineCommand: ParsableCommand {
             and the exception router. Their contract is proto/meshline/v1/*.proto.
             """,
         version: MeshlineVersion.current,
-        subcommands: [ContractCommand.self]
+        subcommands: [ContractCommand.self, VerifyCommand.self]
     )
 }
 
@@ -38,5 +41,50 @@ struct ContractCommand: ParsableCommand {
                 print("  \(method.name)(\(method.requestType)) -> \(response)")
             }
         }
+    }
+}
+
+/// `meshline verify`: recomputes every audit chain of a registry's storage.
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Recompute every export's audit hash chain and name any broken entry.",
+        discussion: "Reads the registry's SQLite file directly (the registry may keep running). Exit code 0: every chain is intact; 1: a chain is broken; 2: the storage cannot be read."
+    )
+
+    @Option(help: "The registry's data directory.")
+    var dataDir = "./meshline-data"
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+        let path = (dataDir as NSString).appendingPathComponent("registry.sqlite")
+        guard FileManager.default.fileExists(atPath: path) else {
+            FileHandle.standardError.write(Data("meshline verify: no registry database at \(path); pass the registry's --data-dir\n".utf8))
+            throw ExitCode(2)
+        }
+        let summary: Verification.Summary
+        do {
+            let store = try SQLiteRegistryStore(path: path)
+            summary = try await Verification.verifyAll(store) { count in
+                if !json && count % 10_000 == 0 { FileHandle.standardError.write(Data("verified \(count) versions…\n".utf8)) }
+            }
+            await store.close()
+        } catch {
+            FileHandle.standardError.write(Data("meshline verify: \(error.rpcError.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        if json {
+            let breaks = summary.breaks.map { ["tenant_id": $0.tenantID, "export_id": $0.exportID, "version": String($0.version), "entry": String($0.sequence), "problem": $0.problem] }
+            let object: [String: Any] = ["versions": summary.versions, "exports": summary.exports.count, "intact": summary.breaks.isEmpty, "breaks": breaks]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else if summary.breaks.isEmpty {
+            print("ok: \(summary.versions) versions of \(summary.exports.count) exports, every audit chain intact")
+        } else {
+            for broken in summary.breaks { print("BROKEN \(broken)") }
+            print("\(summary.breaks.count) broken audit entries in \(summary.versions) versions of \(summary.exports.count) exports")
+        }
+        if !summary.breaks.isEmpty { throw ExitCode(1) }
     }
 }

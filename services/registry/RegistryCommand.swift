@@ -23,7 +23,7 @@ struct RegistryCommand: AsyncParsableCommand {
         version: MeshlineVersion.current
     )
 
-    @Option(help: "Address to serve gRPC on, HOST:PORT.")
+    @Option(help: "Address to serve gRPC on, HOST:PORT (port 0: any free port, logged at start).")
     var listen = "127.0.0.1:7001"
 
     @Option(help: "Directory for the database (created if missing).")
@@ -61,7 +61,7 @@ struct RegistryCommand: AsyncParsableCommand {
         logger.logLevel = level
         let endpoint: RPCClient.Endpoint
         do {
-            endpoint = try RPCClient.Endpoint(parsing: listen)
+            endpoint = try RPCClient.Endpoint(parsing: listen, allowingAnyPort: true)
         } catch {
             throw ValidationError("--listen: \(error.message)")
         }

@@ -1,0 +1,38 @@
+import MeshlineModels
+
+/// Recomputes every audit chain in a store.
+public enum Verification {
+    public struct Summary: Sendable {
+        public var versions = 0
+        public var exports = Set<String>()
+        public var breaks: [AuditChain.Break] = []
+    }
+
+    /// Checks every stored version's trail, and that each version's trail extends
+    /// the previous version's; `progress` hears the count now and then.
+    public static func verifyAll(_ store: any RegistryStore, progress: (Int) -> Void = { _ in }) async throws(RegistryError) -> Summary {
+        var summary = Summary()
+        var sequence: Int64 = 0
+        var lastTrail: [String: [AuditEntry]] = [:]
+        while true {
+            let page = try await store.allVersions(after: sequence, limit: 500)
+            if page.isEmpty { break }
+            for commit in page {
+                let export = commit.export
+                let key = "\(export.tenantID)/\(export.exportID)"
+                summary.versions += 1
+                summary.exports.insert(key)
+                summary.breaks += AuditChain.verify(export)
+                if let previous = lastTrail[key], !export.auditTrail.starts(with: previous) {
+                    summary.breaks.append(AuditChain.Break(
+                        tenantID: export.tenantID, exportID: export.exportID, version: export.version, sequence: Int64(previous.count),
+                        problem: "rewrites entries of the previous version's trail"))
+                }
+                lastTrail[key] = export.auditTrail
+                sequence = commit.sequence
+            }
+            progress(summary.versions)
+        }
+        return summary
+    }
+}

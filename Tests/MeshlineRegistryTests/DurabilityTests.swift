@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import MeshlineHTTP2
+import MeshlineModels
+import MeshlineRPC
+import MeshlineRegistry
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real `meshline-registry` process: killed with SIGKILL under load, restarted,
+/// and checked with `meshline verify`.
+@Suite(.serialized) struct DurabilityTests {
+    /// The directory holding the built executables (next to the test bundle).
+    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+
+    /// A running registry process and the port it serves on.
+    final class RegistryProcess {
+        let process = Process()
+        let output = Pipe()
+        private(set) var port = 0
+
+        init(dataDirectory: URL) throws {
+            let binary = DurabilityTests.binaries.appendingPathComponent("meshline-registry")
+            guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(binary.path) is missing; build with swift build --build-tests"])
+            }
+            process.executableURL = binary
+            process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory.path, "--threads", "1", "--log-level", "info"]
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            // The server logs `address=127.0.0.1:PORT` once it listens.
+            var text = ""
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+                if let range = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    port = Int(text[range].split(separator: ":").last!)!
+                    return
+                }
+            }
+            process.terminate()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "the registry did not start: \(text)"])
+        }
+
+        func kill9() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func stop() -> Int32 {
+            process.terminate()  // SIGTERM: drain, flush, exit 0
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    static func export(_ id: String, now: Int64) -> Export {
+        let hour: Int64 = 3_600_000
+        return Export(
+            exportID: id, tenantID: "acme", orderID: "order-\(id)", kind: .routing,
+            owningParty: Party(role: .agency, name: "fulfillment-team"), decisionVersion: "v1",
+            intendedAction: "route-to-warehouse:WH-A",
+            sla: Sla(shipByUnixMs: now + 24 * hour, pickWindow: PickWindow(startUnixMs: now + hour, endUnixMs: now + 2 * hour), serviceLevel: "standard"),
+            expiresAtUnixMs: now + hour, exceptionPath: ExceptionPath(type: .autoRetry, queue: "agency-ops"), warehouseID: "WH-A")
+    }
+
+    static func runVerify(_ dataDirectory: URL) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = binaries.appendingPathComponent("meshline")
+        process.arguments = ["verify", "--data-dir", dataDirectory.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func nothingAcknowledgedIsLostToAKill9() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-durability-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let first = try RegistryProcess(dataDirectory: data)
+        let client = try RPCClient(endpoints: ["127.0.0.1:\(first.port)"])
+        let acknowledged = Acknowledged()
+        let now = UnixTime.nowMilliseconds()
+        // Publishers run until the process dies under them.
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        var index = 0
+                        while !Task.isCancelled {
+                            let id = "exp-\(worker)-\(index)"
+                            index += 1
+                            let request = PublishRequest(tenantID: "acme", export: Self.export(id, now: now), idempotencyKey: id)
+                            do {
+                                let _: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, request, timeout: .seconds(5))
+                                acknowledged.add(id)
+                            } catch {
+                                if acknowledged.count > 0 { return }  // the registry is gone
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        while acknowledged.count < 300 { try await Task.sleep(for: .milliseconds(10)) }
+        first.kill9()
+        load.cancel()
+        await load.value
+        await client.close()
+        let published = acknowledged.all
+
+        let second = try RegistryProcess(dataDirectory: data)
+        let reader = try RPCClient(endpoints: ["127.0.0.1:\(second.port)"])
+        var missing: [String] = []
+        for id in published {
+            do {
+                let response: GetExportResponse = try await reader.unary(ExportRegistryDescriptor.get, GetExportRequest(tenantID: "acme", exportID: id))
+                #expect(response.export?.version == 1 && AuditChain.verify(response.export!).isEmpty)
+            } catch {
+                missing.append(id)
+            }
+        }
+        #expect(missing.isEmpty, "\(missing.count) of \(published.count) acknowledged exports were lost: \(missing.prefix(5))")
+        await reader.close()
+        #expect(second.stop() == 0, "SIGTERM must drain and exit 0")
+
+        let verify = try Self.runVerify(data)
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("every audit chain intact"))
+    }
+
+    @Test func verifyNamesATamperedEntry() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-tamper-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let path = data.appendingPathComponent("registry.sqlite").path
+        let store = try SQLiteRegistryStore(path: path)
+        let service = ExportRegistryService(store: store, tenants: TenantDirectory())
+        let now = UnixTime.nowMilliseconds()
+        _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-t") { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            var export = Self.export("exp-t", now: now)
+            export.version = 1
+            export.state = .published
+            export.auditTrail = [AuditChain.seal(AuditEntry(atUnixMs: state.now, actor: "test", change: "published v1", version: 1), after: nil, tenantID: "acme", exportID: "exp-t")]
+            return .store(export, sideEffects: AppendSideEffects())
+        })
+        _ = service
+        await store.close()
+        #expect(try Self.runVerify(data).status == 0)
+
+        // Rewrite history behind the registry's back.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            let body = try Data.fetchOne(db, sql: "SELECT body FROM export_versions WHERE export_id = 'exp-t'")!
+            var export = try Export(serializedBytes: [UInt8](body))
+            export.auditTrail[0].change = "published v1 (edited)"
+            try db.execute(sql: "UPDATE export_versions SET body = ? WHERE export_id = 'exp-t'", arguments: [Data(export.serializedBytes())])
+        }
+        try queue.close()
+        let verify = try Self.runVerify(data)
+        #expect(verify.status == 1)
+        #expect(verify.output.contains("BROKEN acme/exp-t v1: audit entry 1 does not match its hash"), "\(verify.output)")
+    }
+}
+
+/// The export ids the registry answered OK, shared with the publishing tasks.
+final class Acknowledged: Sendable {
+    private let ids = Mutex<[String]>([])
+    func add(_ id: String) { ids.withLock { $0.append(id) } }
+    var count: Int { ids.withLock { $0.count } }
+    var all: [String] { ids.withLock { $0 } }
+}
