@@ -17,6 +17,12 @@ public struct IdempotencyRecord: Sendable, Equatable {
     public var requestHash: [UInt8]
     public var exportID: String
     public var version: Int64
+
+    public init(requestHash: [UInt8], exportID: String, version: Int64) {
+        self.requestHash = requestHash
+        self.exportID = exportID
+        self.version = version
+    }
 }
 
 /// What to do with an append, decided from its ``AppendContext``.

@@ -29,7 +29,7 @@ struct RegistryCommand: AsyncParsableCommand {
     @Option(help: "Directory for the database (created if missing).")
     var dataDir = "./meshline-data"
 
-    @Option(help: "Storage: 'sqlite:' (the embedded default, a file in --data-dir) or 'sqlite:PATH'.")
+    @Option(help: "Storage: 'sqlite:' (the embedded default, a file in --data-dir), 'sqlite:PATH', or postgres://USER:PASSWORD@HOST:PORT/DATABASE for several replicas on one database.")
     var database = "sqlite:"
 
     @Option(name: .customLong("exceptions"), help: "Exception router endpoint HOST:PORT; repeat for several replicas. Without one, reports wait in the outbox.")
@@ -65,7 +65,15 @@ struct RegistryCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--listen: \(error.message)")
         }
-        let store = try openStore()
+        let (store, postgres) = try openStore(logger: logger)
+        // The PostgreSQL pool runs beside everything else, until the command returns.
+        let pool = Task { await postgres?.run() }
+        defer { pool.cancel() }
+        do {
+            try await postgres?.migrate()
+        } catch {
+            throw ValidationError("--database: \(error.rpcError.message)")
+        }
         let directory: TenantDirectory
         do {
             directory = try tenants.map { path throws(RegistryError) in try TenantDirectory(contentsOf: path) } ?? TenantDirectory()
@@ -112,9 +120,17 @@ struct RegistryCommand: AsyncParsableCommand {
         logger.info("stopped; storage flushed")
     }
 
-    private func openStore() throws -> any RegistryStore {
+    private func openStore(logger: Logger) throws -> (any RegistryStore, PostgresRegistryStore?) {
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+            do {
+                let store = try PostgresRegistryStore(url: database, logger: logger)
+                return (store, store)
+            } catch {
+                throw ValidationError(error.rpcError.message)
+            }
+        }
         guard database.hasPrefix("sqlite:") else {
-            throw ValidationError("--database '\(database)' is not supported by this build; use 'sqlite:' (PostgreSQL support is not built yet)")
+            throw ValidationError("--database '\(database)' is neither sqlite: nor postgres://…")
         }
         var path = String(database.dropFirst("sqlite:".count))
         if path.isEmpty {
@@ -126,7 +142,7 @@ struct RegistryCommand: AsyncParsableCommand {
             path = (dataDir as NSString).appendingPathComponent("registry.sqlite")
         }
         do {
-            return try SQLiteRegistryStore(path: path)
+            return (try SQLiteRegistryStore(path: path), nil)
         } catch {
             throw ValidationError(error.rpcError.message)
         }

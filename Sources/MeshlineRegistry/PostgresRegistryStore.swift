@@ -1,0 +1,351 @@
+import Foundation
+public import Logging
+public import MeshlineModels
+import NIOCore
+import PostgresNIO
+
+/// Storage on PostgreSQL (postgres-nio), for several registry replicas on one database.
+///
+/// Each append is one transaction that first takes a transaction-scoped advisory
+/// lock: appends are serialized across replicas, so sequence numbers are
+/// assigned in commit order and a Watch that reads `seq > cursor` can never skip
+/// a commit that becomes visible late. PostgreSQL batches the WAL flushes of
+/// commits that wait together (its own group commit); an OK answer means the
+/// commit is durable (`synchronous_commit` on, the default).
+///
+/// Call ``run()`` (e.g. in a ServiceGroup) for the connection pool to work.
+public final class PostgresRegistryStore: RegistryStore {
+    private let client: PostgresClient
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    /// The advisory lock key that serializes appends ("meshline" in ASCII, folded).
+    private static let appendLock: Int64 = 0x6D65_7368_6C69_6E65
+
+    /// A store for `url` (`postgres://user:password@host:port/database`); `schema`
+    /// puts the tables in that schema instead of the user's default one.
+    public init(url: String, schema: String? = nil, logger: Logger, clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) throws(RegistryError) {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, let user = components.user
+        else {
+            throw .invalidRequest(field: "--database", reason: "'\(Self.redacted(url))' is not postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database.isEmpty ? nil : database, tls: .disable)
+        if let schema {
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// The URL without its password, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "postgres://…"
+    }
+
+    /// Runs the connection pool until the task is cancelled.
+    public func run() async {
+        await client.run()
+    }
+
+    /// Creates the tables when they do not exist (safe with several replicas starting at once).
+    public func migrate() async throws(RegistryError) {
+        try await perform { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: self.logger)
+            for statement in Self.schema {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+            }
+        }
+    }
+
+    private static let schema = [
+        """
+        CREATE TABLE IF NOT EXISTS export_versions (
+            seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL,
+            version BIGINT NOT NULL, body BYTEA NOT NULL, UNIQUE (tenant_id, export_id, version))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS exports_latest (
+            tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version BIGINT NOT NULL, seq BIGINT NOT NULL,
+            order_id TEXT NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, owner TEXT NOT NULL,
+            live BOOLEAN NOT NULL, expires_at BIGINT NOT NULL, ship_by BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, export_id))
+        """,
+        "CREATE UNIQUE INDEX IF NOT EXISTS exports_live_order_kind ON exports_latest (tenant_id, order_id, kind) WHERE live",
+        "CREATE INDEX IF NOT EXISTS exports_expiry ON exports_latest (state, expires_at)",
+        "CREATE INDEX IF NOT EXISTS exports_ship_by ON exports_latest (tenant_id, kind, ship_by)",
+        "CREATE INDEX IF NOT EXISTS versions_tenant_seq ON export_versions (tenant_id, seq)",
+        """
+        CREATE TABLE IF NOT EXISTS idempotency (
+            tenant_id TEXT NOT NULL, key TEXT NOT NULL, request_hash BYTEA NOT NULL,
+            export_id TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (tenant_id, key))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS override_nonces (
+            tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, nonce TEXT NOT NULL, used_at BIGINT NOT NULL,
+            PRIMARY KEY (tenant_id, key_id, nonce))
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS outbox (
+            id BIGSERIAL PRIMARY KEY, report BYTEA NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at BIGINT NOT NULL)
+        """,
+    ]
+
+    /// Runs `body` in a transaction, mapping database failures to ``RegistryError``.
+    private func perform<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(RegistryError) -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as RegistryError {
+            throw error
+        } catch let error as PSQLError {
+            throw .storage("PostgreSQL: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
+        } catch let error as PostgresTransactionError {
+            if let inner = error.closureError as? RegistryError { throw inner }
+            throw .storage("PostgreSQL transaction: \(error)")
+        } catch {
+            throw .storage("PostgreSQL: \(error)")
+        }
+    }
+
+    private func decode(_ buffer: ByteBuffer) throws -> Export {
+        do {
+            return try Export(serializedBytes: buffer.readableBytesView)
+        } catch {
+            throw RegistryError.storage("a stored export does not decode (\(error)); run meshline verify")
+        }
+    }
+
+    // MARK: Appends
+
+    public func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
+        let now = clock()
+        return try await perform { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: self.logger)
+            var current: Export?
+            for try await body in try await connection.query(
+                """
+                SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+                WHERE l.tenant_id = \(request.tenantID) AND l.export_id = \(request.exportID)
+                """, logger: self.logger
+            ).decode(ByteBuffer.self) {
+                current = try self.decode(body)
+            }
+            var liveExportID: String?
+            if let live = request.liveKey {
+                for try await id in try await connection.query(
+                    """
+                    SELECT export_id FROM exports_latest
+                    WHERE tenant_id = \(request.tenantID) AND order_id = \(live.orderID) AND kind = \(Int32(live.kind.rawValue)) AND live
+                    """, logger: self.logger
+                ).decode(String.self) {
+                    liveExportID = id
+                }
+            }
+            var idempotent: IdempotencyRecord?
+            if let key = request.idempotencyKey {
+                for try await (hash, exportID, version) in try await connection.query(
+                    "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(request.tenantID) AND key = \(key)",
+                    logger: self.logger
+                ).decode((ByteBuffer, String, Int64).self) {
+                    idempotent = IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
+                }
+            }
+            switch try request.decide(AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)) {
+            case .replay(let exportID, let version):
+                for try await body in try await connection.query(
+                    "SELECT body FROM export_versions WHERE tenant_id = \(request.tenantID) AND export_id = \(exportID) AND version = \(version)",
+                    logger: self.logger
+                ).decode(ByteBuffer.self) {
+                    return (try self.decode(body), true)
+                }
+                throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
+            case .store(let export, let effects):
+                try await self.store(export, effects, request: request, now: now, connection: connection)
+                return (export, false)
+            }
+        }
+    }
+
+    private func store(_ export: Export, _ effects: AppendSideEffects, request: AppendRequest, now: Int64, connection: PostgresConnection) async throws {
+        if let nonce = effects.nonce {
+            let used = try await connection.query(
+                "SELECT 1 FROM override_nonces WHERE tenant_id = \(request.tenantID) AND key_id = \(nonce.keyID) AND nonce = \(nonce.nonce)",
+                logger: logger
+            ).collect()
+            if !used.isEmpty {
+                throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce")
+            }
+            try await connection.query(
+                "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (\(request.tenantID), \(nonce.keyID), \(nonce.nonce), \(now))",
+                logger: logger)
+        }
+        var sequence: Int64 = 0
+        for try await seq in try await connection.query(
+            """
+            INSERT INTO export_versions (tenant_id, export_id, version, body)
+            VALUES (\(export.tenantID), \(export.exportID), \(export.version), \(ByteBuffer(bytes: export.serializedBytes())))
+            RETURNING seq
+            """, logger: logger
+        ).decode(Int64.self) {
+            sequence = seq
+        }
+        let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
+        let owner = export.owningParty?.text ?? ""
+        let shipBy = export.sla?.shipByUnixMs ?? 0
+        do {
+            try await connection.query(
+                """
+                INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, state, owner, live, expires_at, ship_by)
+                VALUES (\(export.tenantID), \(export.exportID), \(export.version), \(sequence), \(export.orderID),
+                        \(Int32(export.kind.rawValue)), \(Int32(export.state.rawValue)), \(owner), \(live), \(export.expiresAtUnixMs), \(shipBy))
+                ON CONFLICT (tenant_id, export_id) DO UPDATE SET
+                    version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
+                    state = excluded.state, owner = excluded.owner, live = excluded.live,
+                    expires_at = excluded.expires_at, ship_by = excluded.ship_by
+                """, logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw RegistryError.conflict("another live export already covers order '\(export.orderID)' and kind \(export.kind.protoName); supersede it with expected_version instead")
+        }
+        if let idempotency = effects.idempotency {
+            try await connection.query(
+                """
+                INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version)
+                VALUES (\(export.tenantID), \(idempotency.key), \(ByteBuffer(bytes: idempotency.requestHash)), \(export.exportID), \(export.version))
+                """, logger: logger)
+        }
+        for report in effects.outbox {
+            try await connection.query(
+                "INSERT INTO outbox (report, next_attempt_at) VALUES (\(ByteBuffer(bytes: report.serializedBytes())), \(now))", logger: logger)
+        }
+    }
+
+    // MARK: Reads
+
+    private func bodies(_ query: PostgresQuery) async throws(RegistryError) -> [Export] {
+        try await perform { connection in
+            var exports: [Export] = []
+            for try await body in try await connection.query(query, logger: self.logger).decode(ByteBuffer.self) {
+                exports.append(try self.decode(body))
+            }
+            return exports
+        }
+    }
+
+    private func commitRows(_ query: PostgresQuery) async throws(RegistryError) -> [Commit] {
+        try await perform { connection in
+            var commits: [Commit] = []
+            for try await (seq, body) in try await connection.query(query, logger: self.logger).decode((Int64, ByteBuffer).self) {
+                commits.append(Commit(sequence: seq, export: try self.decode(body)))
+            }
+            return commits
+        }
+    }
+
+    public func export(tenantID: String, exportID: String, version: Int64?) async throws(RegistryError) -> Export? {
+        if let version {
+            return try await bodies("SELECT body FROM export_versions WHERE tenant_id = \(tenantID) AND export_id = \(exportID) AND version = \(version)").first
+        }
+        return try await bodies(
+            """
+            SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+            WHERE l.tenant_id = \(tenantID) AND l.export_id = \(exportID)
+            """
+        ).first
+    }
+
+    public func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export] {
+        try await bodies("SELECT body FROM export_versions WHERE tenant_id = \(tenantID) AND export_id = \(exportID) ORDER BY version")
+    }
+
+    public func list(tenantID: String, filter: ExportFilter, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
+        // NULL parameters switch a condition off.
+        let kind = filter.kind.map { Int32($0.rawValue) }
+        let state = filter.state.map { Int32($0.rawValue) }
+        return try await bodies(
+            """
+            SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+            WHERE l.tenant_id = \(tenantID)
+              AND (\(filter.owner)::TEXT IS NULL OR l.owner = \(filter.owner))
+              AND (\(state)::INTEGER IS NULL OR l.state = \(state))
+              AND (\(filter.orderID)::TEXT IS NULL OR l.order_id = \(filter.orderID))
+              AND (\(kind)::INTEGER IS NULL OR l.kind = \(kind))
+              AND (\(cursor)::TEXT IS NULL OR l.export_id > \(cursor))
+            ORDER BY l.export_id COLLATE "C" LIMIT \(limit)
+            """)
+    }
+
+    public func commits(tenantID: String, after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit] {
+        try await commitRows("SELECT seq, body FROM export_versions WHERE tenant_id = \(tenantID) AND seq > \(sequence) ORDER BY seq LIMIT \(limit)")
+    }
+
+    public func lastSequence() async throws(RegistryError) -> Int64 {
+        try await perform { connection in
+            for try await value in try await connection.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM export_versions", logger: self.logger).decode(Int64.self) {
+                return value
+            }
+            return 0
+        }
+    }
+
+    public func expired(now: Int64, limit: Int) async throws(RegistryError) -> [Export] {
+        try await bodies(
+            """
+            SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+            WHERE l.state = \(Int32(ExportState.published.rawValue)) AND l.expires_at > 0 AND l.expires_at <= \(now)
+            ORDER BY l.expires_at LIMIT \(limit)
+            """)
+    }
+
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export] {
+        try await bodies(
+            """
+            SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+            WHERE l.tenant_id = \(tenantID) AND l.kind = \(Int32(ExportKind.routing.rawValue)) AND l.ship_by >= \(from) AND l.ship_by < \(to)
+            ORDER BY l.export_id COLLATE "C"
+            """)
+    }
+
+    public func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit] {
+        try await commitRows("SELECT seq, body FROM export_versions WHERE seq > \(sequence) ORDER BY seq LIMIT \(limit)")
+    }
+
+    public func pendingReports(now: Int64, limit: Int) async throws(RegistryError) -> [OutboxItem] {
+        try await perform { connection in
+            var items: [OutboxItem] = []
+            // Claimed for a 30-second lease: with several replicas, each report is sent by
+            // one of them at a time; a replica that dies mid-delivery frees it when the lease ends.
+            let lease = now + 30_000
+            for try await (id, report, attempts) in try await connection.query(
+                """
+                UPDATE outbox SET next_attempt_at = \(lease)
+                WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= \(now) ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING id, report, attempts
+                """, logger: self.logger
+            ).decode((Int64, ByteBuffer, Int32).self) {
+                let request = try ReportRequest(serializedBytes: report.readableBytesView)
+                items.append(OutboxItem(id: id, report: request, attempts: Int(attempts)))
+            }
+            return items
+        }
+    }
+
+    public func reportDelivered(_ id: Int64) async throws(RegistryError) {
+        _ = try await perform { connection in
+            try await connection.query("DELETE FROM outbox WHERE id = \(id)", logger: self.logger)
+        }
+    }
+
+    public func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError) {
+        _ = try await perform { connection in
+            try await connection.query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt) WHERE id = \(id)", logger: self.logger)
+        }
+    }
+
+    public func close() async {}
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Logging
+import MeshlineModels
+import MeshlineRegistry
+import PostgresNIO
+import Testing
+
+/// The storage backends the contract tests run against.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// The PostgreSQL the tests use: `MESHLINE_TEST_POSTGRES_URL`, or the one
+    /// `scripts/start-test-postgres` sets up.
+    static let postgresURL = ProcessInfo.processInfo.environment["MESHLINE_TEST_POSTGRES_URL"]
+        ?? "postgres://meshline:meshline@127.0.0.1:5432/meshline_test"
+}
+
+/// A store of one backend, empty, with its own clock; cleaned up after `body`.
+func withStore(_ backend: Backend, _ body: (any RegistryStore, TestClock) async throws -> Void) async throws {
+    let clock = TestClock()
+    switch backend {
+    case .sqlite:
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path, clock: { clock.now })
+        do {
+            try await body(store, clock)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    case .postgres:
+        // A schema of its own, so that tests never see each other's rows.
+        let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        var logger = Logger(label: "meshline.test.postgres")
+        logger.logLevel = .error
+        let url = URLComponents(string: Backend.postgresURL)!
+        let admin = PostgresClient(
+            configuration: .init(host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "meshline", password: url.password,
+                                 database: String(url.path.dropFirst()), tls: .disable),
+            backgroundLogger: logger)
+        let store = try PostgresRegistryStore(url: Backend.postgresURL, schema: schema, logger: logger, clock: { clock.now })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            group.addTask { await store.run() }
+            do {
+                try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+                try await store.migrate()
+                try await body(store, clock)
+                try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
+            } catch {
+                _ = try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+@Suite(.serialized) struct StorageContractTests {
+    static func export(_ id: String, order: String? = nil, version: Int64 = 1, state: ExportState = .published, now: Int64) -> Export {
+        let hour: Int64 = 3_600_000
+        return Export(
+            exportID: id, tenantID: "acme", orderID: order ?? "order-\(id)", kind: .routing, version: version,
+            owningParty: Party(role: .agency, name: "team"), decisionVersion: "v1", intendedAction: "route-to-warehouse:WH-A",
+            sla: Sla(shipByUnixMs: now + hour, serviceLevel: "standard"), expiresAtUnixMs: now + hour, state: state, warehouseID: "WH-A")
+    }
+
+    /// Stores `export` if its id is new (the minimal decision a service makes).
+    static func create(_ export: Export, key: String? = nil, hash: [UInt8] = [1]) -> AppendRequest {
+        AppendRequest(tenantID: export.tenantID, exportID: export.exportID, idempotencyKey: key) { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            if let earlier = state.idempotent { return .replay(exportID: earlier.exportID, version: earlier.version) }
+            if state.current != nil { throw .conflict("exists") }
+            return .store(export, sideEffects: AppendSideEffects(idempotency: key.map { ($0, hash) }))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func appendsAreReadBackEveryWay(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let first = Self.export("exp-a", now: clock.now)
+            let stored = try await store.append(Self.create(first))
+            #expect(stored.export == first && !stored.replayed)
+            _ = try await store.append(Self.create(Self.export("exp-b", now: clock.now)))
+            let v2 = Self.export("exp-a", version: 2, state: .accepted, now: clock.now)
+            _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-a") { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+                #expect(state.current == first)
+                return .store(v2, sideEffects: AppendSideEffects())
+            })
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-a", version: nil) == v2)
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-a", version: 1) == first)
+            #expect(try await store.export(tenantID: "other", exportID: "exp-a", version: nil) == nil)
+            #expect(try await store.history(tenantID: "acme", exportID: "exp-a").map(\.version) == [1, 2])
+            #expect(try await store.list(tenantID: "acme", filter: ExportFilter(), after: nil, limit: 10).map(\.exportID) == ["exp-a", "exp-b"])
+            #expect(try await store.list(tenantID: "acme", filter: ExportFilter(), after: "exp-a", limit: 10).map(\.exportID) == ["exp-b"])
+            #expect(try await store.list(tenantID: "acme", filter: ExportFilter(state: .accepted), after: nil, limit: 10).map(\.exportID) == ["exp-a"])
+            #expect(try await store.list(tenantID: "acme", filter: ExportFilter(owner: "agency:team", orderID: "order-exp-b"), after: nil, limit: 10).map(\.exportID) == ["exp-b"])
+            let commits = try await store.commits(tenantID: "acme", after: 0, limit: 10)
+            #expect(commits.map { "\($0.export.exportID)@\($0.export.version)" } == ["exp-a@1", "exp-b@1", "exp-a@2"])
+            #expect(try await store.commits(tenantID: "acme", after: commits[1].sequence, limit: 10).count == 1)
+            #expect(try await store.lastSequence() == commits[2].sequence)
+            #expect(try await store.allVersions(after: 0, limit: 10).count == 3)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRefusedAppendStoresNothingAndDoesNotDisturbOthers(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<10 {
+                    let export = Self.export("exp-\(index)", now: clock.now)
+                    group.addTask {
+                        let request = AppendRequest(tenantID: "acme", exportID: export.exportID) { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                            if index % 2 == 1 { throw .conflict("odd ones are refused") }
+                            return .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: export.exportID)]))
+                        }
+                        return (try? await store.append(request)) != nil
+                    }
+                }
+                var stored = 0
+                for await ok in group where ok { stored += 1 }
+                return stored
+            }
+            #expect(results == 5)
+            let listed = try await store.list(tenantID: "acme", filter: ExportFilter(), after: nil, limit: 20)
+            let reports = try await store.pendingReports(now: clock.now, limit: 20)
+            #expect(listed.count == 5)
+            #expect(reports.count == 5)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func onlyOneLiveExportPerOrderAndKind(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            _ = try await store.append(Self.create(Self.export("exp-1", order: "o", now: clock.now)))
+            // A decision that ignores the live export is still stopped by the storage.
+            await #expect(throws: RegistryError.self) {
+                _ = try await store.append(Self.create(Self.export("exp-2", order: "o", now: clock.now)))
+            }
+            // Once the first is completed, the order is free again.
+            _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-1") { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                .store(Self.export("exp-1", order: "o", version: 2, state: .completed, now: clock.now), sideEffects: AppendSideEffects())
+            })
+            _ = try await store.append(Self.create(Self.export("exp-2", order: "o", now: clock.now)))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func idempotencyRecordsAndNoncesAreRemembered(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let export = Self.export("exp-1", now: clock.now)
+            _ = try await store.append(Self.create(export, key: "k", hash: [9, 9]))
+            let replay = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-1", idempotencyKey: "k") { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+                #expect(state.idempotent == IdempotencyRecord(requestHash: [9, 9], exportID: "exp-1", version: 1))
+                return .replay(exportID: "exp-1", version: 1)
+            })
+            #expect(replay.replayed && replay.export == export)
+
+            func override(_ version: Int64) -> AppendRequest {
+                AppendRequest(tenantID: "acme", exportID: "exp-1") { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                    .store(Self.export("exp-1", version: version, now: clock.now), sideEffects: AppendSideEffects(nonce: ("key", "n-1")))
+                }
+            }
+            _ = try await store.append(override(2))
+            await #expect(throws: RegistryError.self) { _ = try await store.append(override(3)) }
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-1", version: nil)?.version == 2)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func outboxItemsRetryUntilDelivered(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let export = Self.export("exp-1", now: clock.now)
+            _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-1") { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: "exp-1", kind: .rejection)]))
+            })
+            let pending = try await store.pendingReports(now: clock.now, limit: 10)
+            #expect(pending.map(\.report.exportID) == ["exp-1"])
+            try await store.reportFailed(pending[0].id, retryAt: clock.now + 1_000)
+            #expect(try await store.pendingReports(now: clock.now, limit: 10).isEmpty)
+            let retried = try await store.pendingReports(now: clock.now + 1_000, limit: 10)
+            #expect(retried.first?.attempts == 1)
+            try await store.reportDelivered(retried[0].id)
+            #expect(try await store.pendingReports(now: clock.now + 60_000, limit: 10).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func expiryAndShipByQueries(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            _ = try await store.append(Self.create(Self.export("exp-1", now: clock.now)))
+            _ = try await store.append(Self.create(Self.export("exp-2", state: .accepted, now: clock.now)))
+            #expect(try await store.expired(now: clock.now, limit: 10).isEmpty)
+            #expect(try await store.expired(now: clock.now + 3_600_000, limit: 10).map(\.exportID) == ["exp-1"])
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000).map(\.exportID) == ["exp-1", "exp-2"])
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 7_200_000, to: clock.now + 9_000_000).isEmpty)
+        }
+    }
+}
