@@ -1,3 +1,5 @@
+public import MeshlineModels
+
 /// The error a call fails with: what goes on the wire as `grpc-status`,
 /// `grpc-message` and trailing metadata, plus the local cause.
 ///
@@ -43,5 +45,19 @@ extension RPCError {
         default:
             RPCError(code: .unknown, message: "the handler failed with an unexpected error")
         }
+    }
+}
+
+extension RPCError {
+    /// INVALID_ARGUMENT with gRPC's rich error model: a `google.rpc.Status` holding a
+    /// `google.rpc.BadRequest` that lists every field violation, in the
+    /// `grpc-status-details-bin` trailer, so clients see all problems at once.
+    public static func badRequest(_ message: String, violations: [BadRequest.FieldViolation]) -> RPCError {
+        var error = RPCError(code: .invalidArgument, message: message)
+        let details = RPCStatus(
+            code: StatusCode.invalidArgument.rawValue, message: message,
+            details: [ProtoAny(typeURL: "type.googleapis.com/google.rpc.BadRequest", value: BadRequest(fieldViolations: violations).serializedBytes())])
+        error.metadata.add("grpc-status-details-bin", binary: details.serializedBytes())
+        return error
     }
 }

@@ -78,7 +78,9 @@ public struct RPCHandler: Sendable {
         do {
             return try Request(serializedBytes: bytes)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "the request does not decode: \(error)")
+            throw RPCError.badRequest(
+                "the request does not decode: \(error)",
+                violations: [BadRequest.FieldViolation(field: error.fieldPath ?? "", description: error.description)])
         }
     }
 }

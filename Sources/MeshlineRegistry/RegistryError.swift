@@ -23,17 +23,13 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
     public var rpcError: RPCError {
         switch self {
         case .qaFailed(let violations):
-            var error = RPCError(
-                code: .invalidArgument,
-                message: "the export failed the QA gate with \(violations.count) violation\(violations.count == 1 ? "" : "s"): "
+            return RPCError.badRequest(
+                "the export failed the QA gate with \(violations.count) violation\(violations.count == 1 ? "" : "s"): "
                     + violations.prefix(3).map { "\($0.field): \($0.reason)" }.joined(separator: "; ")
-                    + (violations.count > 3 ? "; … (all in grpc-status-details-bin)" : ""))
-            error.metadata.add("grpc-status-details-bin", binary: Self.statusDetails(error, violations).serializedBytes())
-            return error
+                    + (violations.count > 3 ? "; … (all in grpc-status-details-bin)" : ""),
+                violations: violations.map { BadRequest.FieldViolation(field: $0.field, description: "\($0.reason) [\($0.rule)]") })
         case .invalidRequest(let field, let reason):
-            var error = RPCError(code: .invalidArgument, message: "\(field) \(reason)")
-            error.metadata.add("grpc-status-details-bin", binary: Self.statusDetails(error, [Violation(field: field, reason: reason, rule: "request")]).serializedBytes())
-            return error
+            return RPCError.badRequest("\(field) \(reason)", violations: [BadRequest.FieldViolation(field: field, description: reason)])
         case .notFound(let exportID):
             return RPCError(code: .notFound, message: "export '\(exportID)' does not exist for this tenant")
         case .conflict(let message):
@@ -47,15 +43,5 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
         case .storage(let reason):
             return RPCError(code: .unavailable, message: "the registry's storage failed: \(reason)")
         }
-    }
-
-    /// gRPC's rich error model: a google.rpc.Status holding a google.rpc.BadRequest.
-    static func statusDetails(_ error: RPCError, _ violations: [Violation]) -> RPCStatus {
-        let badRequest = BadRequest(fieldViolations: violations.map {
-            BadRequest.FieldViolation(field: $0.field, description: $0.rule.isEmpty ? $0.reason : "\($0.reason) [\($0.rule)]")
-        })
-        return RPCStatus(
-            code: error.code.rawValue, message: error.message,
-            details: [ProtoAny(typeURL: "type.googleapis.com/google.rpc.BadRequest", value: badRequest.serializedBytes())])
     }
 }

@@ -70,3 +70,16 @@ import Testing
         #expect(malformed > bytes.count / 2)
     }
 }
+
+@Suite struct EmbeddedNULTests {
+    @Test func aStringWithANULIsRefusedNotCut() {
+        // Export.export_id = "a\0b": protobuf-c would hand back "a".
+        #expect(throws: ProtoDecodingError.nulInString(message: "meshline.v1.Export", field: "export_id")) {
+            try Export(serializedBytes: [0x0A, 0x03, 0x61, 0x00, 0x62])
+        }
+        // Nested and repeated: packing_instructions[0].skus[0] = "\0".
+        #expect(throws: ProtoDecodingError.nulInString(message: "meshline.v1.Export", field: "packing_instructions[0].skus[0]")) {
+            try Export(serializedBytes: [0x72, 0x03, 0x1A, 0x01, 0x00])
+        }
+    }
+}

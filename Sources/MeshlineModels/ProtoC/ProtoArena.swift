@@ -73,6 +73,20 @@ final class ProtoArena {
         return allocate(byteCount: MemoryLayout<T>.stride * count).bindMemory(to: T.self, capacity: count)
     }
 
+    /// `byteCount` bytes with the size recorded in front of them, for protobuf-c's
+    /// allocations while unpacking: a string's allocation is its length plus one,
+    /// which reveals strings that held a NUL byte (see ``allocatedSize(of:)``).
+    func allocateRecordingSize(byteCount: Int) -> UnsafeMutableRawPointer {
+        let base = allocate(byteCount: byteCount + Self.alignment)
+        base.storeBytes(of: byteCount, toByteOffset: Self.alignment - MemoryLayout<Int>.size, as: Int.self)
+        return base + Self.alignment
+    }
+
+    /// The size given to ``allocateRecordingSize(byteCount:)`` for `pointer`.
+    static func allocatedSize(of pointer: UnsafeRawPointer) -> Int {
+        (pointer - MemoryLayout<Int>.size).load(as: Int.self)
+    }
+
     /// protobuf-c's allocator interface, backed by this arena. Valid while the arena lives.
     var protobufCAllocator: ProtobufCAllocator {
         ProtobufCAllocator(
@@ -166,7 +180,7 @@ final class ProtoArena {
 
 private func arenaAlloc(_ data: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
     // The arena outlives the unpack call that uses it, so no retain is needed here.
-    Unmanaged<ProtoArena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocate(byteCount: size) }
+    Unmanaged<ProtoArena>.fromOpaque(data!)._withUnsafeGuaranteedRef { $0.allocateRecordingSize(byteCount: size) }
 }
 
 private func arenaFree(_ data: UnsafeMutableRawPointer?, _ pointer: UnsafeMutableRawPointer?) {

@@ -6,6 +6,12 @@
 
 internal import CProtobufC
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// A generated value type with a protobuf-c struct counterpart.
 protocol ProtobufCBridged {
     associatedtype CMessage
@@ -91,9 +97,18 @@ enum ProtoC {
 
     // MARK: Decoding fields
 
+    /// A string protobuf-c unpacked (so allocated by the arena with its size recorded).
     static func string(_ pointer: UnsafeMutablePointer<CChar>?, field: String, in owner: String) throws(ProtoDecodingError) -> String {
-        guard let pointer, pointer.pointee != 0 else { return "" }
-        guard let value = String(validatingCString: pointer) else {
+        // Unset strings point at protobuf-c's shared empty string, not into the arena.
+        guard let pointer, UnsafePointer(pointer) != meshline_protobuf_c_empty_string() else { return "" }
+        let length = strlen(pointer)
+        // protobuf-c allocates length + 1 bytes and copies every byte it received; a
+        // shorter C string means the wire value held a NUL, which would be cut off.
+        guard ProtoArena.allocatedSize(of: pointer) == length + 1 else {
+            throw .nulInString(message: owner, field: field)
+        }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length)
+        guard let value = String(validating: bytes, as: UTF8.self) else {
             throw .invalidUTF8(message: owner, field: field)
         }
         return value

@@ -28,6 +28,16 @@ public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertib
     case missingRequiredField(message: String, field: String)
     /// A string field holds bytes that are not valid UTF-8.
     case invalidUTF8(message: String, field: String)
+    /// A string field holds a NUL character, which Meshline strings may not contain.
+    case nulInString(message: String, field: String)
+
+    /// The path of the offending field, when one is known.
+    public var fieldPath: String? {
+        switch self {
+        case .malformed: nil
+        case .unknownEnumValue(_, let field, _), .missingRequiredField(_, let field), .invalidUTF8(_, let field), .nulInString(_, let field): field
+        }
+    }
 
     public var description: String {
         switch self {
@@ -39,6 +49,8 @@ public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertib
             "\(message).\(field) is required but missing; set it"
         case .invalidUTF8(let message, let field):
             "\(message).\(field) is not valid UTF-8; strings must be UTF-8 (use a bytes field for binary data)"
+        case .nulInString(let message, let field):
+            "\(message).\(field) contains a NUL character, which Meshline strings may not hold; remove it"
         }
     }
 
@@ -53,6 +65,8 @@ public enum ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvertib
             .missingRequiredField(message: parent, field: "\(component).\(field)")
         case .invalidUTF8(_, let field):
             .invalidUTF8(message: parent, field: "\(component).\(field)")
+        case .nulInString(_, let field):
+            .nulInString(message: parent, field: "\(component).\(field)")
         }
     }
 }
