@@ -130,6 +130,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "meshline-bench-registry",
+            dependencies: [
+                "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "bench/registry/Sources",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "meshline-bench-rpc-client",
             dependencies: ["MeshlineHTTP2", "MeshlineRPC", "MeshlineModels"],
             path: "bench/rpc/Client",

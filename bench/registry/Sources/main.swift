@@ -1,0 +1,129 @@
+// Durable publishes per second through the RPC layer, next to the storage ceiling.
+//
+//   meshline-bench-registry sqlite-ceiling DIR COUNT
+//       inserts COUNT export rows into a fresh SQLite file with the registry's
+//       durability settings (WAL, synchronous=FULL), 64 rows per transaction (what
+//       64 concurrent callers give the registry's group commit at best);
+//       prints `sqlite_rows_per_second N`
+//   meshline-bench-registry publish PORT COUNT [CALLERS]
+//       COUNT publishes from CALLERS concurrent callers (default 64) against a
+//       running meshline-registry, then Get latencies while the same load runs;
+//       prints `publishes_per_second N` and `get_p50_us N`, `get_p99_us N`
+
+import Foundation
+import GRDB
+import MeshlineHTTP2
+import MeshlineModels
+import MeshlineRPC
+import Synchronization
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 4 else {
+    print("usage: meshline-bench-registry sqlite-ceiling DIR COUNT | publish PORT COUNT [CALLERS]")
+    exit(2)
+}
+
+let hour: Int64 = 3_600_000
+let now = Int64(Date().timeIntervalSince1970 * 1000)
+let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+func export(_ index: Int) -> Export {
+    Export(
+        exportID: "bench-\(runID)-\(index)", tenantID: "bench", orderID: "order-\(runID)-\(index)", kind: .routing,
+        owningParty: Party(role: .agency, name: "fulfillment-team"), watchers: [Party(role: .merchant, name: "bench-ops")],
+        decisionVersion: "v3.1", intendedAction: "route-to-warehouse:WH-A",
+        sla: Sla(shipByUnixMs: now + 24 * hour, pickWindow: PickWindow(startUnixMs: now + hour, endUnixMs: now + 6 * hour), serviceLevel: "standard"),
+        expiresAtUnixMs: now + 12 * hour, exceptionPath: ExceptionPath(type: .autoRetry, queue: "agency-ops"),
+        warehouseID: "WH-A", lines: [ExportLine(sku: "SKU-1", quantity: 1), ExportLine(sku: "SKU-2", quantity: 3)])
+}
+
+func perSecond(_ count: Int, since start: ContinuousClock.Instant) -> Int {
+    let elapsed = ContinuousClock.now - start
+    return Int(Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+}
+
+switch arguments[1] {
+case "sqlite-ceiling":
+    let count = Int(arguments[3]) ?? 20_000
+    var configuration = Configuration()
+    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    let pool = try DatabasePool(path: arguments[2] + "/ceiling.sqlite", configuration: configuration)
+    try pool.write { db in
+        try db.execute(sql: "CREATE TABLE export_versions (seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL, UNIQUE (tenant_id, export_id, version))")
+    }
+    let bodies = (0..<count).map { (export($0).exportID, Data(export($0).serializedBytes())) }
+    let start = ContinuousClock.now
+    for batch in stride(from: 0, to: count, by: 64) {
+        try pool.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES ('bench', ?, 1, ?)")
+            for (id, body) in bodies[batch..<min(batch + 64, count)] {
+                try statement.execute(arguments: [id, body])
+            }
+        }
+    }
+    print("sqlite_rows_per_second \(perSecond(count, since: start))")
+
+case "publish":
+    let port = Int(arguments[2])!
+    let count = Int(arguments[3]) ?? 20_000
+    let callers = arguments.count > 4 ? Int(arguments[4])! : 64
+    var clientConfiguration = RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: port)])
+    clientConfiguration.threads = 1
+    let client = RPCClient(configuration: clientConfiguration)
+    let requests = (0..<count).map { PublishRequest(tenantID: "bench", export: export($0), idempotencyKey: "k-\(runID)-\($0)") }
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<callers {
+            group.addTask {
+                for index in stride(from: caller, to: count, by: callers) {
+                    let _: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, requests[index])
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    print("publishes_per_second \(perSecond(count, since: start))")
+
+    // Get latency under the same publishing load.
+    let state = LoadState()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<(callers - 1) {
+            group.addTask {
+                var index = caller
+                while !state.stop.load(ordering: .relaxed) {
+                    var request = PublishRequest(tenantID: "bench", export: export(count + index), idempotencyKey: "")
+                    request.export.exportID = "load-\(runID)-\(index)"
+                    request.export.orderID = "load-order-\(runID)-\(index)"
+                    let _: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, request)
+                    index += callers
+                }
+            }
+        }
+        group.addTask {
+            for index in 0..<5_000 {
+                let started = ContinuousClock.now
+                let _: GetExportResponse = try await client.unary(
+                    ExportRegistryDescriptor.get, GetExportRequest(tenantID: "bench", exportID: "bench-\(runID)-\(index % count)"))
+                let elapsed = ContinuousClock.now - started
+                let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+                state.latencies.withLock { $0.append(micros) }
+            }
+            state.stop.store(true, ordering: .relaxed)
+        }
+        try await group.waitForAll()
+    }
+    let sorted = state.latencies.withLock { $0.sorted() }
+    print("get_p50_us \(sorted[sorted.count / 2])")
+    print("get_p99_us \(sorted[sorted.count * 99 / 100])")
+    await client.close()
+
+default:
+    print("unknown mode \(arguments[1])")
+    exit(2)
+}
+
+/// Shared between the publishing callers and the Get probe.
+final class LoadState: Sendable {
+    let stop = Atomic<Bool>(false)
+    let latencies = Mutex<[Int]>([])
+}
