@@ -83,6 +83,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
         // The Echo test service, served by transport tests and benchmarks.

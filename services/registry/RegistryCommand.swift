@@ -19,6 +19,10 @@ struct RegistryCommand: AsyncParsableCommand {
             Exports are stored in SQLite (WAL, synchronous=FULL) under --data-dir; an OK answer means the version is on disk. \
             Rejections and expired TTLs are reported to the exception router, retried until it answers. \
             SIGTERM or SIGINT drains calls in flight, flushes storage and exits 0.
+
+            The tenants file is JSON: {"tenants": {"TENANT": {"service_levels": ["standard", ...], \
+            "keys": [{"key_id": "ID", "public_key": "BASE64 OF 32 BYTES", "can_override": true}]}}}. \
+            See services/registry/tenants.example.json.
             """,
         version: MeshlineVersion.current
     )
