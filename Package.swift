@@ -110,6 +110,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "services/registry",
+            exclude: ["tenants.example.json"],
             swiftSettings: strictSettings
         ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.
