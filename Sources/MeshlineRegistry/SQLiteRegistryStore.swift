@@ -168,12 +168,14 @@ public final class SQLiteRegistryStore: RegistryStore {
         var liveExportID: String?
         if let live = request.liveKey {
             liveExportID = try String.fetchOne(
-                db, sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND live = 1",
+                db.cachedStatement(sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND live = 1"),
                 arguments: [request.tenantID, live.orderID, live.kind.rawValue])
         }
         var idempotent: IdempotencyRecord?
         if let key = request.idempotencyKey,
-            let row = try Row.fetchOne(db, sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?", arguments: [request.tenantID, key])
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?"),
+                arguments: [request.tenantID, key])
         {
             idempotent = IdempotencyRecord(requestHash: [UInt8](row["request_hash"] as Data), exportID: row["export_id"], version: row["version"])
         }
@@ -192,13 +194,12 @@ public final class SQLiteRegistryStore: RegistryStore {
                 if used { throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce") }
                 try db.execute(sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)", arguments: [request.tenantID, nonce.keyID, nonce.nonce, now])
             }
-            try db.execute(
-                sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)",
-                arguments: [export.tenantID, export.exportID, export.version, Data(export.serializedBytes())])
+            try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [export.tenantID, export.exportID, export.version, Data(export.serializedBytes())])
             let sequence = db.lastInsertedRowID
             let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
             do {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, state, owner, live, expires_at, ship_by)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -206,7 +207,8 @@ public final class SQLiteRegistryStore: RegistryStore {
                             version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
                             state = excluded.state, owner = excluded.owner, live = excluded.live,
                             expires_at = excluded.expires_at, ship_by = excluded.ship_by
-                        """,
+                        """
+                ).execute(
                     arguments: [
                         export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
                         export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
@@ -216,9 +218,8 @@ public final class SQLiteRegistryStore: RegistryStore {
                 throw RegistryError.conflict("another live export already covers order '\(export.orderID)' and kind \(export.kind.protoName); supersede it with expected_version instead")
             }
             if let idempotency = effects.idempotency {
-                try db.execute(
-                    sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
+                try db.cachedStatement(sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
             }
             for report in effects.outbox {
                 try db.execute(sql: "INSERT INTO outbox (report, next_attempt_at) VALUES (?, ?)", arguments: [Data(report.serializedBytes()), now])
@@ -237,10 +238,10 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     private static func latestBody(_ db: Database, tenantID: String, exportID: String) throws -> Export? {
         let data = try Data.fetchOne(
-            db, sql: """
+            db.cachedStatement(sql: """
                 SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
                 WHERE l.tenant_id = ? AND l.export_id = ?
-                """, arguments: [tenantID, exportID])
+                """), arguments: [tenantID, exportID])
         return try data.map(decode)
     }
 

@@ -121,10 +121,11 @@ extension Export {
 
     /// `v` followed by one to four dot-separated numbers, e.g. `v3` or `v3.1`.
     static func isDecisionVersion(_ text: String) -> Bool {
-        guard text.first == "v", text.count <= ExportLimits.maximumLabelLength else { return false }
-        let parts = text.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        let bytes = text.utf8
+        guard bytes.first == UInt8(ascii: "v"), bytes.count <= ExportLimits.maximumLabelLength else { return false }
+        let parts = bytes.dropFirst().split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         return (1...4).contains(parts.count)
-            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
     }
 }
 

@@ -66,7 +66,7 @@ public struct IntendedAction: Hashable, Sendable {
             guard argument.unicodeScalars.count <= Self.maximumArgumentLength else {
                 throw .argumentTooLong(length: argument.unicodeScalars.count)
             }
-            guard argument.allSatisfy(Identifier.isCharacterAllowed) else {
+            guard argument.utf8.allSatisfy(Identifier.isByteAllowed) else {
                 throw .invalidArgument(argument)
             }
         }
@@ -129,6 +129,10 @@ public enum Identifier {
 
     static func isCharacterAllowed(_ character: Character) -> Bool {
         guard let ascii = character.asciiValue else { return false }
+        return isByteAllowed(ascii)
+    }
+
+    static func isByteAllowed(_ ascii: UInt8) -> Bool {
         switch ascii {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
@@ -142,6 +146,8 @@ public enum Identifier {
     /// Nil when `value` is a valid identifier, else what is wrong with it.
     public static func problem(with value: String) -> String? {
         if value.isEmpty { return "is empty; set it" }
+        // The fast path reads bytes; the slow one only runs to describe a problem.
+        if value.utf8.count <= maximumLength, value.utf8.allSatisfy(isByteAllowed) { return nil }
         let length = value.unicodeScalars.count
         if length > maximumLength { return "has \(length) characters; use at most \(maximumLength)" }
         if let bad = value.first(where: { !isCharacterAllowed($0) }) {

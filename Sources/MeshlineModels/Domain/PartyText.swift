@@ -76,6 +76,7 @@ extension Party {
     /// Checks a party name against the contract's rules.
     public static func checkName(_ name: String) throws(PartyParseError) {
         guard !name.isEmpty else { throw .emptyName }
+        if name.utf8.count <= maximumNameLength, name.utf8.allSatisfy(isNameByte) { return }
         let length = name.unicodeScalars.count
         guard length <= maximumNameLength else { throw .nameTooLong(length: length) }
         if let bad = name.first(where: { !isNameCharacter($0) }) {
@@ -85,6 +86,10 @@ extension Party {
 
     private static func isNameCharacter(_ character: Character) -> Bool {
         guard character.isASCII, let ascii = character.asciiValue else { return false }
+        return isNameByte(ascii)
+    }
+
+    private static func isNameByte(_ ascii: UInt8) -> Bool {
         switch ascii {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
