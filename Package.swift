@@ -146,20 +146,26 @@ let package = Package(
             path: "bench/rpc/Client",
             swiftSettings: strictSettings
         ),
+        // Helpers the test targets share: running scripts and Python peers.
+        .target(
+            name: "MeshlineTestSupport",
+            path: "Tests/Support",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MeshlineModelsTests",
-            dependencies: ["MeshlineModels"],
+            dependencies: ["MeshlineModels", "MeshlineTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "MeshlineRPCTests",
-            dependencies: ["MeshlineRPC", "MeshlineHTTP2", "MeshlineModels", "MeshlineEcho"],
+            dependencies: ["MeshlineRPC", "MeshlineHTTP2", "MeshlineModels", "MeshlineEcho", "MeshlineTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "MeshlineRegistryTests",
             dependencies: [
-                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -33,3 +33,15 @@ class Cases:
 def expect(condition, message):
     if not condition:
         raise AssertionError(message)
+
+
+def expect_code(call, code):
+    """Runs a grpcio call that must fail with `code`; returns the error."""
+    import grpc
+
+    try:
+        call()
+    except grpc.RpcError as error:
+        expect(error.code() == code, f"expected {code}, got {error.code()}: {error.details()}")
+        return error
+    raise AssertionError(f"expected {code}, the call succeeded")

@@ -14,7 +14,7 @@ import sys
 import grpc
 
 import stubs
-from cases import Cases, expect
+from cases import Cases, expect, expect_code
 
 HOUR = 3_600_000
 
@@ -59,14 +59,6 @@ def main():
                         bad.ParseFromString(detail.value)
                         return [v.field for v in bad.field_violations]
         return None
-
-    def expect_code(call, code):
-        try:
-            call()
-        except grpc.RpcError as error:
-            expect(error.code() == code, f"expected {code}, got {error.code()}: {error.details()}")
-            return error
-        raise AssertionError(f"expected {code}, the call succeeded")
 
     def qa_case(name, mutate, field):
         @cases.case(f"QA gate: {name}")

@@ -22,7 +22,7 @@ from concurrent import futures
 import grpc
 
 import stubs
-from cases import Cases, expect
+from cases import Cases, expect, expect_code
 
 MAX = 6 * 1024 * 1024  # the test server's message limit
 ODD_MESSAGE = "  spaced\ttext\u00a0 \u00e9\u6771\u4eac %41 100% \U0001F4E6  "
@@ -39,14 +39,6 @@ def run_client(port, work):
     health = health_pb2_grpc.HealthStub(channel)
     cases = Cases()
     case = cases.case
-
-    def expect_code(call, code):
-        try:
-            call()
-        except grpc.RpcError as error:
-            expect(error.code() == code, f"expected {code}, got {error.code()}: {error.details()}")
-            return error
-        raise AssertionError(f"expected {code}, the call succeeded")
 
     @case("unary")
     def _():

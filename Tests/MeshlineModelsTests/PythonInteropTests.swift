@@ -1,12 +1,13 @@
 import Foundation
 import MeshlineModels
+import MeshlineTestSupport
 import Testing
 
 /// Byte compatibility with the reference protobuf implementation (Python's
 /// `protobuf`), in both directions, on the samples of InteropSamples.swift.
 @Suite struct PythonInteropTests {
-    @Test func swiftAndPythonAgreeOnEveryByte() throws {
-        let work = try ProcessRunner.makeTemporaryDirectory()
+    @Test func swiftAndPythonAgreeOnEveryByte() async throws {
+        let work = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let swiftDir = work.appendingPathComponent("swift")
         try FileManager.default.createDirectory(at: swiftDir, withIntermediateDirectories: true)
@@ -16,7 +17,7 @@ import Testing
         }
 
         // Python decodes Swift's bytes and compares field by field, then writes its own.
-        let outcome = try ProcessRunner.run(["python3", "Tests/Interop/proto_interop.py", work.path])
+        let outcome = try await Scripts.runPython(["Tests/Interop/proto_interop.py", work.path])
         #expect(outcome.status == 0, "Python disagrees:\n\(outcome.output)")
 
         for sample in samples {

@@ -2,6 +2,7 @@ import MeshlineEcho
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 /// Several endpoints: round-robin, health-aware choice, reconnection.

@@ -3,6 +3,7 @@ import MeshlineEcho
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 /// Protocol details and defences checked at the frame level, plus drain, deadlines

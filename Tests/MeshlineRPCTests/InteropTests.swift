@@ -3,6 +3,7 @@ import MeshlineEcho
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 /// Stock gRPC (Python grpcio) against MeshlineRPC, both ways.

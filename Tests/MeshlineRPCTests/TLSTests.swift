@@ -3,6 +3,7 @@ import MeshlineEcho
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 /// TLS with ALPN h2, with our client and with grpcio.

@@ -4,6 +4,7 @@ import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
 import MeshlineRegistry
+import MeshlineTestSupport
 import Testing
 
 @Suite(.serialized) struct OverrideTests {
@@ -103,21 +104,7 @@ import Testing
 
 /// Runs a Python script from the repository root; fails the test on a non-zero exit.
 func runPython(_ arguments: [String]) async throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    process.currentDirectoryURL = root
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-python-\(UUID().uuidString).log")
-    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: log) }
-    let handle = try FileHandle(forWritingTo: log)
-    process.standardOutput = handle
-    process.standardError = handle
-    try process.run()
-    while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    try handle.close()
-    let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-    #expect(process.terminationStatus == 0, "python failed:\n\(output)")
+    let (status, output) = try await Scripts.runPython(arguments)
+    #expect(status == 0, "python failed:\n\(output)")
     return output
 }

@@ -1,42 +1,51 @@
-import Foundation
+public import Foundation
 
-/// Runs the repository's Python scripts from tests.
-enum Scripts {
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+/// Runs the repository's scripts (Python interop peers, generators) from tests.
+public enum Scripts {
+    /// The repository root, found from this file's path.
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-rpc-test-\(UUID().uuidString)")
+    /// A new empty directory under the system's temporary directory.
+    public static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
-    /// Runs `python3 arguments...` in the repository root to completion; returns status and output.
-    static func runPython(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs `arguments[0]` (looked up on PATH) in the repository root to completion,
+    /// polling instead of blocking so that servers under test keep their threads.
+    public static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        process.arguments = arguments
         process.currentDirectoryURL = repositoryRoot
         let log = try temporaryDirectory().appendingPathComponent("output.log")
+        defer { try? FileManager.default.removeItem(at: log.deletingLastPathComponent()) }
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        // Wait without blocking a cooperative thread: the server under test needs them.
         while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         try handle.close()
         return (process.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 
-    /// A long-running Python process whose first stdout line is `listening on PORT`.
-    final class PythonServer {
+    /// `python3 arguments...`; see ``run(_:)``.
+    public static func runPython(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await run(["python3"] + arguments)
+    }
+
+    /// A long-running Python process whose first stdout line is `listening on PORT`;
+    /// it ends when its stdin closes (``stop()``).
+    public final class PythonServer {
         let process = Process()
         let input = Pipe()
         let output = Pipe()
-        private(set) var port = 0
+        public private(set) var port = 0
 
-        init(_ arguments: [String]) throws {
+        public init(_ arguments: [String]) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3"] + arguments
             process.currentDirectoryURL = Scripts.repositoryRoot
@@ -58,7 +67,7 @@ enum Scripts {
             self.port = port
         }
 
-        func stop() {
+        public func stop() {
             try? input.fileHandleForWriting.close()
             let deadline = Date().addingTimeInterval(5)
             while process.isRunning && Date() < deadline { usleep(20_000) }
