@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "meshline",
             dependencies: [
-                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC",
+                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

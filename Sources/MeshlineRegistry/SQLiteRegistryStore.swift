@@ -25,6 +25,9 @@ public final class SQLiteRegistryStore: RegistryStore {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Each append runs in a savepoint; keep savepoint journals in memory
+            // rather than in temporary files written page by page.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

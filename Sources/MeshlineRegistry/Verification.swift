@@ -1,4 +1,4 @@
-import MeshlineModels
+public import MeshlineModels
 
 /// Recomputes every audit chain in a store.
 public enum Verification {
@@ -6,6 +6,29 @@ public enum Verification {
         public var versions = 0
         public var exports = Set<String>()
         public var breaks: [AuditChain.Break] = []
+
+        public init() {}
+
+        /// Checks one version, given the trail of the export's previous version.
+        mutating func check(_ export: Export, previousTrail: [AuditEntry]?) {
+            versions += 1
+            exports.insert("\(export.tenantID)/\(export.exportID)")
+            breaks += AuditChain.verify(export)
+            if let previousTrail, !export.auditTrail.starts(with: previousTrail) {
+                breaks.append(AuditChain.Break(
+                    tenantID: export.tenantID, exportID: export.exportID, version: export.version, sequence: Int64(previousTrail.count),
+                    problem: "rewrites entries of the previous version's trail"))
+            }
+        }
+
+        /// Checks every version of one export, oldest first (a History answer).
+        public mutating func check(history: [Export]) {
+            var previous: [AuditEntry]?
+            for version in history {
+                check(version, previousTrail: previous)
+                previous = version.auditTrail
+            }
+        }
     }
 
     /// Checks every stored version's trail, and that each version's trail extends
@@ -20,14 +43,7 @@ public enum Verification {
             for commit in page {
                 let export = commit.export
                 let key = "\(export.tenantID)/\(export.exportID)"
-                summary.versions += 1
-                summary.exports.insert(key)
-                summary.breaks += AuditChain.verify(export)
-                if let previous = lastTrail[key], !export.auditTrail.starts(with: previous) {
-                    summary.breaks.append(AuditChain.Break(
-                        tenantID: export.tenantID, exportID: export.exportID, version: export.version, sequence: Int64(previous.count),
-                        problem: "rewrites entries of the previous version's trail"))
-                }
+                summary.check(export, previousTrail: lastTrail[key])
                 lastTrail[key] = export.auditTrail
                 sequence = commit.sequence
             }

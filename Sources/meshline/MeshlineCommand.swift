@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
 import MeshlineRegistry
@@ -49,16 +50,31 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Recompute every export's audit hash chain and name any broken entry.",
-        discussion: "Reads the registry's SQLite file directly (the registry may keep running). Exit code 0: every chain is intact; 1: a chain is broken; 2: the storage cannot be read."
+        discussion: """
+            With --data-dir, reads the registry's SQLite file directly (the registry may keep running). \
+            With --registry and --tenant, asks a running registry for every export of the tenant and its history. \
+            Exit code 0: every chain is intact; 1: a chain is broken; 2: the storage or registry cannot be read.
+            """
     )
 
     @Option(help: "The registry's data directory.")
     var dataDir = "./meshline-data"
 
+    @Option(help: "A running registry, HOST:PORT, to verify over gRPC instead of reading --data-dir.")
+    var registry: String?
+
+    @Option(help: "With --registry: the tenant whose exports to verify.")
+    var tenant: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func run() async throws {
+        if let registry {
+            guard let tenant else { throw ValidationError("--registry needs --tenant: a registry only shows one tenant's exports at a time") }
+            try await report(try await Self.verifyRemote(registry, tenant: tenant, progress: !json))
+            return
+        }
         let path = (dataDir as NSString).appendingPathComponent("registry.sqlite")
         guard FileManager.default.fileExists(atPath: path) else {
             FileHandle.standardError.write(Data("meshline verify: no registry database at \(path); pass the registry's --data-dir\n".utf8))
@@ -75,6 +91,40 @@ struct VerifyCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("meshline verify: \(error.rpcError.message)\n".utf8))
             throw ExitCode(2)
         }
+        try await report(summary)
+    }
+
+    /// Every export of `tenant` from a running registry: List page by page, then each export's History.
+    static func verifyRemote(_ endpoint: String, tenant: String, progress: Bool) async throws -> Verification.Summary {
+        let client: RPCClient
+        do {
+            client = try RPCClient(endpoints: [endpoint])
+        } catch {
+            throw ValidationError("--registry: \(error.message)")
+        }
+        defer { Task { await client.close() } }
+        var summary = Verification.Summary()
+        var token = ""
+        do {
+            repeat {
+                let page: ListExportsResponse = try await client.unary(
+                    ExportRegistryDescriptor.list, ListExportsRequest(tenantID: tenant, pageSize: 500, pageToken: token))
+                for export in page.exports {
+                    let history: HistoryResponse = try await client.unary(
+                        ExportRegistryDescriptor.history, HistoryRequest(tenantID: tenant, exportID: export.exportID))
+                    summary.check(history: history.versions)
+                }
+                token = page.nextPageToken
+                if progress { FileHandle.standardError.write(Data("verified \(summary.exports.count) exports…\n".utf8)) }
+            } while !token.isEmpty
+        } catch {
+            FileHandle.standardError.write(Data("meshline verify: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        return summary
+    }
+
+    private func report(_ summary: Verification.Summary) async throws {
         if json {
             let breaks = summary.breaks.map { ["tenant_id": $0.tenantID, "export_id": $0.exportID, "version": String($0.version), "entry": String($0.sequence), "problem": $0.problem] }
             let object: [String: Any] = ["versions": summary.versions, "exports": summary.exports.count, "intact": summary.breaks.isEmpty, "breaks": breaks]

@@ -72,9 +72,13 @@ import Testing
     }
 
     static func runVerify(_ dataDirectory: URL) throws -> (status: Int32, output: String) {
+        try runMeshline(["verify", "--data-dir", dataDirectory.path])
+    }
+
+    static func runMeshline(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = binaries.appendingPathComponent("meshline")
-        process.arguments = ["verify", "--data-dir", dataDirectory.path]
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -132,6 +136,9 @@ import Testing
         }
         #expect(missing.isEmpty, "\(missing.count) of \(published.count) acknowledged exports were lost: \(missing.prefix(5))")
         await reader.close()
+        let remote = try Self.runMeshline(["verify", "--registry", "127.0.0.1:\(second.port)", "--tenant", "acme"])
+        // At least every acknowledged export is there (a publish cut by the kill may be too).
+        #expect(remote.status == 0 && remote.output.contains("every audit chain intact"), "\(remote.output)")
         #expect(second.stop() == 0, "SIGTERM must drain and exit 0")
 
         let verify = try Self.runVerify(data)
