@@ -28,6 +28,9 @@ public final class SQLiteRegistryStore: RegistryStore {
             // Each append runs in a savepoint; keep savepoint journals in memory
             // rather than in temporary files written page by page.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
+            // inside a commit and holds up the appends queued behind it.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
