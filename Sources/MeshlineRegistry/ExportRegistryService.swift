@@ -20,6 +20,10 @@ public final class ExportRegistryService: RPCService {
     let configuration: Configuration
     let notifier = CommitNotifier()
     private let clock: @Sendable () -> Int64
+    private let watchEvents = Atomic<Int>(0)
+
+    /// Watch events handed to the transport so far, across all watchers.
+    public var watchEventsSent: Int { watchEvents.load(ordering: .relaxed) }
 
     public init(store: any RegistryStore, tenants: TenantDirectory, configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) {
         self.store = store
@@ -186,6 +190,7 @@ public final class ExportRegistryService: RPCService {
                 // Suspends while the watcher's connection is backed up: a slow watcher
                 // holds at most one page of commits, never the whole log.
                 try await writer.write(WatchEvent(export: commit.export, cursor: PageToken.encodeSequence(commit.sequence)))
+                watchEvents.add(1, ordering: .relaxed)
             }
             if commits.count < 256 {
                 await wakeups.next()

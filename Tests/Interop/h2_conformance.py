@@ -6,6 +6,9 @@ gRPC clients never do, but the protocol and our defences define.
                                           and "N passed, N failed"; exits 1 on any failure
     h2_conformance.py stall PORT SECONDS  open 20 Echo.Expand streams asking for large
                                           responses, then never read for SECONDS
+    h2_conformance.py stall-watch PORT TENANT SECONDS
+                                          open an ExportRegistry.Watch from the beginning
+                                          for TENANT, then never read for SECONDS
     h2_conformance.py silent PORT SECONDS connect, send the preface, then never answer
                                           anything; exits 0 if the server closes the
                                           connection within SECONDS (keepalive), else 1
@@ -220,6 +223,19 @@ def stall(port, seconds):
     return 0
 
 
+def stall_watch(port, tenant, seconds):
+    c = Connection(port, window=65535)
+    s = c.request("/meshline.v1.ExportRegistry/Watch", extra=GRPC_HEADERS)
+    # WatchRequest { tenant_id = 1: TENANT, from_beginning = 4: true }
+    request = b"\x0a" + bytes([len(tenant)]) + tenant.encode() + b"\x20\x01"
+    c.h2.send_data(s, framed(request), end_stream=True)
+    c.flush()
+    print("stalling", flush=True)
+    time.sleep(seconds)
+    c.close()
+    return 0
+
+
 def silent(port, seconds):
     sock = socket.create_connection(("127.0.0.1", port), timeout=seconds)
     sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
@@ -237,6 +253,8 @@ def silent(port, seconds):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "stall-watch":
+        sys.exit(stall_watch(int(sys.argv[2]), sys.argv[3], float(sys.argv[4])))
     if len(sys.argv) == 4 and sys.argv[1] == "silent":
         sys.exit(silent(int(sys.argv[2]), float(sys.argv[3])))
     if len(sys.argv) == 3 and sys.argv[1] == "cases":

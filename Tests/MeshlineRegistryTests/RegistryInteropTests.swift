@@ -1,5 +1,7 @@
 import Foundation
+import MeshlineModels
 import MeshlineRegistry
+import MeshlineTestSupport
 import Testing
 
 /// The registry through Python grpcio: every QA rule and every status code.
@@ -12,6 +14,34 @@ import Testing
             let output = try await runPython(["Tests/Interop/registry_interop.py", String(registry.port), work.path, String(registry.clock.now)])
             #expect(output.contains(" passed, 0 failed"), "\(output)")
             #expect(!output.contains("FAIL "), "\(output)")
+        }
+    }
+}
+
+/// A watcher that never reads holds the registry back instead of making it buffer.
+@Suite struct SlowWatcherTests {
+    @Test func aWatcherThatNeverReadsIsHeldBack() async throws {
+        try await withRegistry { registry in
+            // 1,500 exports of about 1.3 KB (2 MB): far more than the watcher's flow-control
+            // window (64 KiB) plus the per-call send buffer (256 KiB) can hold.
+            for index in 0..<1_500 {
+                var export = registry.export("exp-\(index)")
+                export.packingInstructions = [PackingInstruction(code: "insert", text: String(repeating: "x", count: 1_000))]
+                _ = try await registry.store.append(StorageContractTests.create(export))
+            }
+            let stall = Task {
+                try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "stall-watch", String(registry.port), TestRegistry.tenant, "3"])
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            let early = registry.service.watchEventsSent
+            try await Task.sleep(for: .milliseconds(1000))
+            let later = registry.service.watchEventsSent
+            #expect(early > 0, "the watch never started")
+            #expect(later == early, "the registry kept producing for a watcher that reads nothing (\(early) -> \(later))")
+            #expect(later < 1_500, "every event was accepted for a watcher that reads nothing")
+            // Other calls are still served at once.
+            #expect(try await registry.get("exp-0").exportID == "exp-0")
+            _ = try await stall.value
         }
     }
 }
