@@ -30,10 +30,16 @@ import Testing
                 _ = try await registry.store.append(StorageContractTests.create(export))
             }
             let stall = Task {
-                try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "stall-watch", String(registry.port), TestRegistry.tenant, "3"])
+                try await Scripts.runPython(["Tests/Interop/h2_conformance.py", "stall-watch", String(registry.port), TestRegistry.tenant, "8"])
             }
-            try await Task.sleep(for: .milliseconds(1500))
-            let early = registry.service.watchEventsSent
+            // Wait until the count stops changing (two equal samples 300 ms apart), then check it stays.
+            var early = registry.service.watchEventsSent
+            for _ in 0..<20 {
+                try await Task.sleep(for: .milliseconds(300))
+                let now = registry.service.watchEventsSent
+                if now == early && now > 0 { break }
+                early = now
+            }
             try await Task.sleep(for: .milliseconds(1000))
             let later = registry.service.watchEventsSent
             #expect(early > 0, "the watch never started")
