@@ -107,8 +107,9 @@ enum ProtoC {
         guard ProtoArena.allocatedSize(of: pointer) == length + 1 else {
             throw .nulInString(message: owner, field: field)
         }
-        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length)
-        guard let value = String(validating: bytes, as: UTF8.self) else {
+        // String(validatingCString:) is specialized for UTF-8; the generic
+        // String(validating:as:) cost a metadata lookup per string.
+        guard let value = String(validatingCString: pointer) else {
             throw .invalidUTF8(message: owner, field: field)
         }
         return value
