@@ -73,15 +73,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     /// Called once when the connection can take no more calls (GOAWAY or close).
     var onUnusable: (@Sendable () -> Void)?
 
-    private let keepalive: (interval: Duration, timeout: Duration)?
-    private var keepaliveTimer: RepeatedTask?
-    private var keepaliveDeadline: Scheduled<Void>?
-    private var readSinceLastKeepalive = true
+    private let keepalive: Keepalive?
 
     init(authority: String, scheme: String, keepalive: (interval: Duration, timeout: Duration)? = nil) throws {
         self.authority = authority
         self.scheme = scheme
-        self.keepalive = keepalive
+        self.keepalive = keepalive.map { Keepalive(interval: $0.interval, timeout: $0.timeout) }
         var settings = HTTP2SessionSettings()
         settings.manualFlowControl = true
         session = try HTTP2Session(isServer: false, settings: settings)
@@ -95,35 +92,17 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         flushNow()  // preface and SETTINGS
-        if let keepalive {
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let interval = TimeAmount(keepalive.interval)
-            keepaliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                bound.value.keepaliveTick()
-            }
-        }
-    }
-
-    /// A connection silent for a whole interval gets a PING; no answer in time closes it.
-    private func keepaliveTick() {
-        guard let context, let keepalive, keepaliveDeadline == nil else { return }
-        if readSinceLastKeepalive {
-            readSinceLastKeepalive = false
-            return
-        }
-        session.submitPing()
-        flushNow()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        keepaliveDeadline = context.eventLoop.scheduleTask(in: TimeAmount(keepalive.timeout)) {
-            guard let context = bound.value.context else { return }
-            bound.value.connectionLost(RPCError(code: .unavailable, message: "the server stopped answering keepalive pings"))
-            context.close(promise: nil)
-        }
+        keepalive?.start(on: context.eventLoop, ping: { [unowned self] in
+            session.submitPing()
+            flushNow()
+        }, expired: { [unowned self] in
+            connectionLost(RPCError(code: .unavailable, message: "the server stopped answering keepalive pings"))
+            self.context?.close(promise: nil)
+        })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        keepaliveTimer?.cancel()
-        keepaliveDeadline?.cancel()
+        keepalive?.stop()
         connectionLost(RPCError(code: .unavailable, message: "the connection to the server closed"))
         self.context = nil
     }
@@ -134,7 +113,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        readSinceLastKeepalive = true
+        keepalive?.noteRead()
         inReadLoop = true
         do {
             try session.receive(unwrapInboundIn(data))
@@ -419,7 +398,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     }
 
     func receivedPingAck() {
-        keepaliveDeadline?.cancel()
-        keepaliveDeadline = nil
+        keepalive?.pingAcknowledged()
     }
 }

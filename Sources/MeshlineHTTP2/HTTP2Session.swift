@@ -53,8 +53,6 @@ struct HTTP2SessionError: Error, CustomStringConvertible {
     var description: String {
         "\(operation) failed: \(String(cString: nghttp2_strerror(code)))"
     }
-
-    var isBadClientMagic: Bool { code == NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue }
 }
 
 /// Settings a session announces.

@@ -74,10 +74,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     private var draining = false
     private var finalGoAwaySent = false
 
-    // Keepalive.
-    private var keepaliveTimer: RepeatedTask?
-    private var readSinceLastKeepalive = true
-    private var keepaliveDeadline: Scheduled<Void>?
+    private let keepalive: Keepalive
 
     // Rapid-reset defence: resets received in the current window.
     private var resetWindowStart = NIODeadline.now()
@@ -92,6 +89,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         settings.maxConcurrentStreams = configuration.maxConcurrentStreams
         settings.maxHeaderListSize = UInt32(configuration.maxHeaderListSize)
         self.session = try HTTP2Session(isServer: true, settings: settings)
+        self.keepalive = Keepalive(interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout)
         self.session.delegate = self
     }
 
@@ -102,13 +100,20 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         executor = EventLoopTaskExecutor(loop: context.eventLoop)
         remoteAddress = context.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
         tracker.add(self, loop: context.eventLoop)
-        startKeepalive(context: context)
+        keepalive.start(on: context.eventLoop, ping: { [unowned self] in
+            // Nothing arrived for a whole interval: ask the peer to prove it is there.
+            session.submitPing()
+            flushNow()
+        }, expired: { [unowned self] in
+            logger.debug("closing connection: keepalive ping unanswered", metadata: ["peer": "\(remoteAddress)"])
+            session.submitGoAway(lastStreamID: session.lastProcessedStreamID, errorCode: 0, debug: "keepalive timeout")
+            closeAfterGoAway()
+        })
         flushNow()  // our SETTINGS
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        keepaliveTimer?.cancel()
-        keepaliveDeadline?.cancel()
+        keepalive.stop()
         tracker.remove(self)
         failAllStreams()
         self.context = nil
@@ -122,7 +127,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !discardingInput else { return }
         let buffer = unwrapInboundIn(data)
-        readSinceLastKeepalive = true
+        keepalive.noteRead()
         inReadLoop = true
         do {
             try session.receive(buffer)
@@ -330,8 +335,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func receivedGoAway(lastStreamID: Int32, errorCode: UInt32) {}
 
     func receivedPingAck() {
-        keepaliveDeadline?.cancel()
-        keepaliveDeadline = nil
+        keepalive.pingAcknowledged()
         if draining && !finalGoAwaySent { sendFinalGoAway() }
     }
 
@@ -579,36 +583,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         }
     }
 
-    // MARK: Keepalive, resets, drain
-
-    private func startKeepalive(context: ChannelHandlerContext) {
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let interval = TimeAmount(configuration.keepaliveInterval)
-        keepaliveTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            bound.value.keepaliveTick()
-        }
-    }
-
-    private func keepaliveTick() {
-        guard let context, keepaliveDeadline == nil else { return }
-        if readSinceLastKeepalive {
-            readSinceLastKeepalive = false
-            return
-        }
-        // Nothing arrived for a whole interval: ask the peer to prove it is there.
-        session.submitPing()
-        flushNow()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        keepaliveDeadline = context.eventLoop.scheduleTask(in: TimeAmount(configuration.keepaliveTimeout)) {
-            bound.value.keepaliveExpired()
-        }
-    }
-
-    private func keepaliveExpired() {
-        logger.debug("closing connection: keepalive ping unanswered", metadata: ["peer": "\(remoteAddress)"])
-        session.submitGoAway(lastStreamID: session.lastProcessedStreamID, errorCode: 0, debug: "keepalive timeout")
-        closeAfterGoAway()
-    }
+    // MARK: Resets, drain
 
     private func countReset() {
         let now = NIODeadline.now()
