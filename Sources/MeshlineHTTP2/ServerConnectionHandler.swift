@@ -530,12 +530,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     private func deadlinePassed(_ streamID: Int32) {
         guard let stream = streams[streamID], stream.phase != .done else { return }
-        stream.resetAfterEndStream = 0x8  // CANCEL
+        // The status goes out; streamSentEndStream then resets with CANCEL if the client is still sending.
+        stream.resetAfterEndStream = 0x8
         fail(stream, RPCError(code: .deadlineExceeded, message: "the deadline passed before the server answered"))
-        if session.isRemoteClosed(streamID) == false && !stream.responseHeadersSent {
-            session.submitReset(streamID, errorCode: 0x8)
-        }
-        scheduleFlush()
     }
 
     // MARK: Streaming responses
