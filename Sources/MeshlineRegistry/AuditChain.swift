@@ -57,3 +57,22 @@ public enum AuditChain {
         return breaks
     }
 }
+
+extension Export {
+    /// A copy numbered as the next version, superseding this one.
+    func successor() -> Export {
+        var next = self
+        next.version = version + 1
+        next.supersedesVersion = version
+        return next
+    }
+
+    /// Stamps this (already numbered) version with its commit time and appends its
+    /// audit entry, sealed into the export's chain.
+    mutating func record(at now: Int64, actor: String, change: String, override: SignedOverride? = nil) {
+        committedAtUnixMs = now
+        auditTrail.append(AuditChain.seal(
+            AuditEntry(atUnixMs: now, actor: actor, change: change, version: version, override: override),
+            after: auditTrail.last, tenantID: tenantID, exportID: exportID))
+    }
+}

@@ -109,11 +109,7 @@ public final class ExportRegistryService: RPCService {
                 next.auditTrail = current.auditTrail
             }
             next.state = .published
-            next.committedAtUnixMs = state.now
-            let change = expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)"
-            next.auditTrail.append(AuditChain.seal(
-                AuditEntry(atUnixMs: state.now, actor: actor, change: change, version: next.version),
-                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)")
             return .store(next, sideEffects: AppendSideEffects(idempotency: key.map { ($0, requestHash) }))
         })
         if !replayed { notifier.committed() }
@@ -232,10 +228,7 @@ public final class ExportRegistryService: RPCService {
             guard allowed.contains(current.state) else {
                 throw .conflict("export '\(current.exportID)' v\(current.version) is \(current.state.protoName) and cannot be \(outcome.protoName)")
             }
-            var next = current
-            next.version = current.version + 1
-            next.supersedesVersion = current.version
-            next.committedAtUnixMs = state.now
+            var next = current.successor()
             var effects = AppendSideEffects()
             let change: String
             switch outcome {
@@ -253,9 +246,7 @@ public final class ExportRegistryService: RPCService {
                 next.shippedAtUnixMs = request.shippedAtUnixMs
                 change = "completed: shipped at \(request.shippedAtUnixMs)"
             }
-            next.auditTrail.append(AuditChain.seal(
-                AuditEntry(atUnixMs: state.now, actor: actor, change: change, version: next.version),
-                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            next.record(at: state.now, actor: actor, change: change)
             return .store(next, sideEffects: effects)
         })
         notifier.committed()
@@ -308,12 +299,8 @@ public final class ExportRegistryService: RPCService {
                 changed.contains { violation.field.hasPrefix("export.\($0)") }
             }
             guard violations.isEmpty else { throw .qaFailed(violations) }
-            next.version = current.version + 1
-            next.supersedesVersion = current.version
-            next.committedAtUnixMs = state.now
-            next.auditTrail.append(AuditChain.seal(
-                AuditEntry(atUnixMs: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", version: next.version, override: signed),
-                after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+            next = next.successor()
+            next.record(at: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", override: signed)
             return .store(next, sideEffects: AppendSideEffects(nonce: (change.signerKeyID, change.nonce)))
         })
         notifier.committed()
@@ -429,14 +416,9 @@ extension ExportRegistryService {
                 guard let current = state.current, current.version == export.version, current.state == .published else {
                     throw .staleVersion(expected: export.version, current: state.current?.version ?? 0)
                 }
-                var next = current
-                next.version += 1
-                next.supersedesVersion = current.version
+                var next = current.successor()
                 next.state = .expired
-                next.committedAtUnixMs = state.now
-                next.auditTrail.append(AuditChain.seal(
-                    AuditEntry(atUnixMs: state.now, actor: "service:registry", change: "expired: no acknowledgement before \(current.expiresAtUnixMs)", version: next.version),
-                    after: next.auditTrail.last, tenantID: next.tenantID, exportID: next.exportID))
+                next.record(at: state.now, actor: "service:registry", change: "expired: no acknowledgement before \(current.expiresAtUnixMs)")
                 let report = ReportRequest(
                     tenantID: current.tenantID, exportID: current.exportID, exportVersion: next.version, kind: .expiry,
                     reason: .expired, detail: "no acknowledgement before the TTL", warehouseID: current.warehouseID)
