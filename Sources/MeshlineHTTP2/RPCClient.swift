@@ -137,38 +137,10 @@ public final class RPCClient: Sendable {
     /// A unary call on raw bytes (any path, any message); used by tools and tests.
     public func rawUnary(_ path: String, _ request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil) async throws(RPCError) -> (headers: Metadata, messages: [[UInt8]], trailers: Metadata) {
         let connection = try await pickConnection()
-        let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
-        let maximumMessageSize = configuration.maxMessageSize
-        let handler = connection.handler
-        let cancelled = Mutex<(streamID: Int32?, cancelled: Bool)>((nil, false))
         do {
-            let outcome = try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CallOutcome, any Error>) in
-                    handler.eventLoop.execute {
-                        let call = ClientCall(
-                            path: path, metadata: metadata, request: request, timeoutNanoseconds: timeoutNanoseconds,
-                            maximumMessageSize: maximumMessageSize, delivery: .unary(continuation))
-                        handler.value.start(call)
-                        let alreadyCancelled = cancelled.withLock { state in
-                            state.streamID = call.streamID
-                            return state.cancelled
-                        }
-                        if alreadyCancelled {
-                            handler.value.cancel(call.streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
-                        }
-                    }
-                }
-            } onCancel: {
-                let streamID = cancelled.withLock { state in
-                    state.cancelled = true
-                    return state.streamID
-                }
-                if let streamID {
-                    handler.eventLoop.execute {
-                        handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
-                    }
-                }
-            }
+            let outcome = try await connection.unary(
+                path, request, metadata: metadata, timeoutNanoseconds: Self.nanoseconds(timeout ?? configuration.defaultTimeout),
+                maximumMessageSize: configuration.maxMessageSize)
             return (outcome.headers, outcome.messages, outcome.trailers)
         } catch {
             throw RPCError.from(error)
@@ -346,6 +318,39 @@ final class EndpointConnection: Sendable {
     struct Connected: Sendable {
         let channel: any Channel
         let handler: NIOLoopBound<ClientConnectionHandler>
+
+        /// One unary call on this connection; cancelling the calling task resets the stream.
+        func unary(_ path: String, _ request: [UInt8], metadata: Metadata, timeoutNanoseconds: Int64?, maximumMessageSize: Int) async throws -> CallOutcome {
+            let handler = self.handler
+            let cancelled = Mutex<(streamID: Int32?, cancelled: Bool)>((nil, false))
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CallOutcome, any Error>) in
+                    handler.eventLoop.execute {
+                        let call = ClientCall(
+                            path: path, metadata: metadata, request: request, timeoutNanoseconds: timeoutNanoseconds,
+                            maximumMessageSize: maximumMessageSize, delivery: .unary(continuation))
+                        handler.value.start(call)
+                        let alreadyCancelled = cancelled.withLock { state in
+                            state.streamID = call.streamID
+                            return state.cancelled
+                        }
+                        if alreadyCancelled {
+                            handler.value.cancel(call.streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
+                        }
+                    }
+                }
+            } onCancel: {
+                let streamID = cancelled.withLock { state in
+                    state.cancelled = true
+                    return state.streamID
+                }
+                if let streamID {
+                    handler.eventLoop.execute {
+                        handler.value.cancel(streamID, error: RPCError(code: .cancelled, message: "the caller cancelled the call"))
+                    }
+                }
+            }
+        }
     }
 
     private enum State {
@@ -502,26 +507,14 @@ final class EndpointConnection: Sendable {
     func checkHealth(service: String) async {
         let healthy: Bool
         do {
-            let connected = try await connected()
-            let request = HealthCheckRequest(service: service).serializedBytes()
-            let outcome = try await Self.healthCall(connected, request)
-            healthy = (try? HealthCheckResponse(serializedBytes: outcome))?.status == .serving
+            let outcome = try await connected().unary(
+                HealthDescriptor.check.path, HealthCheckRequest(service: service).serializedBytes(), metadata: Metadata(),
+                timeoutNanoseconds: 2_000_000_000, maximumMessageSize: 1024)
+            healthy = (try? HealthCheckResponse(serializedBytes: outcome.messages[0]))?.status == .serving
         } catch {
             healthy = false
         }
         shared.withLock { $0.healthy = healthy }
-    }
-
-    private static func healthCall(_ connected: Connected, _ request: [UInt8]) async throws -> [UInt8] {
-        let handler = connected.handler
-        let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CallOutcome, any Error>) in
-            handler.eventLoop.execute {
-                handler.value.start(ClientCall(
-                    path: HealthDescriptor.check.path, metadata: Metadata(), request: request, timeoutNanoseconds: 2_000_000_000,
-                    maximumMessageSize: 1024, delivery: .unary(continuation)))
-            }
-        }
-        return outcome.messages[0]
     }
 
     func close() async {
