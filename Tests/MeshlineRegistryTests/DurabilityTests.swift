@@ -61,16 +61,6 @@ import Testing
         }
     }
 
-    static func export(_ id: String, now: Int64) -> Export {
-        let hour: Int64 = 3_600_000
-        return Export(
-            exportID: id, tenantID: "acme", orderID: "order-\(id)", kind: .routing,
-            owningParty: Party(role: .agency, name: "fulfillment-team"), decisionVersion: "v1",
-            intendedAction: "route-to-warehouse:WH-A",
-            sla: Sla(shipByUnixMs: now + 24 * hour, pickWindow: PickWindow(startUnixMs: now + hour, endUnixMs: now + 2 * hour), serviceLevel: "standard"),
-            expiresAtUnixMs: now + hour, exceptionPath: ExceptionPath(type: .autoRetry, queue: "agency-ops"), warehouseID: "WH-A")
-    }
-
     static func runVerify(_ dataDirectory: URL) throws -> (status: Int32, output: String) {
         try runMeshline(["verify", "--data-dir", dataDirectory.path])
     }
@@ -104,7 +94,7 @@ import Testing
                         while !Task.isCancelled {
                             let id = "exp-\(worker)-\(index)"
                             index += 1
-                            let request = PublishRequest(tenantID: "acme", export: Self.export(id, now: now), idempotencyKey: id)
+                            let request = PublishRequest(tenantID: "acme", export: TestRegistry.export(id, now: now), idempotencyKey: id)
                             do {
                                 let _: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, request, timeout: .seconds(5))
                                 acknowledged.add(id)
@@ -155,7 +145,7 @@ import Testing
         let service = ExportRegistryService(store: store, tenants: TenantDirectory())
         let now = UnixTime.nowMilliseconds()
         _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-t") { (state: AppendContext) throws(RegistryError) -> AppendPlan in
-            var export = Self.export("exp-t", now: now)
+            var export = TestRegistry.export("exp-t", now: now)
             export.version = 1
             export.state = .published
             export.auditTrail = [AuditChain.seal(AuditEntry(atUnixMs: state.now, actor: "test", change: "published v1", version: 1), after: nil, tenantID: "acme", exportID: "exp-t")]

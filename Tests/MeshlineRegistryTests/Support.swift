@@ -77,7 +77,11 @@ final class TestRegistry: Sendable {
 
     /// A routing export that passes the QA gate at the test clock's time.
     func export(_ id: String, order: String? = nil, shipBy: Int64? = nil) -> Export {
-        let now = clock.now
+        Self.export(id, order: order, shipBy: shipBy, now: clock.now)
+    }
+
+    /// A routing export of tenant `acme` that passes the QA gate at `now`.
+    static func export(_ id: String, order: String? = nil, shipBy: Int64? = nil, now: Int64) -> Export {
         let hour: Int64 = 3_600_000
         let shipByTime = shipBy ?? now + 24 * hour
         return Export(
