@@ -116,6 +116,9 @@ extension Export {
                 check.fail("lines[\(index)].quantity", "is \(line.quantity); a line ships at least 1 unit", rule: "export.line-quantity")
             }
         }
+        if let order {
+            check.order(order)
+        }
         return check.violations
     }
 
@@ -149,6 +152,27 @@ private struct QAChecker {
             fail(field, "is empty; set it", rule: rule)
         } else if value.unicodeScalars.count > ExportLimits.maximumLabelLength {
             fail(field, "has \(value.unicodeScalars.count) characters; use at most \(ExportLimits.maximumLabelLength)", rule: rule)
+        }
+    }
+
+    /// The decided order rides along for the consumer and for re-decisions; only its size is checked here.
+    mutating func order(_ order: Order) {
+        text(order.orderID, "order.order_id", rule: "export.order-limit")
+        text(order.merchantID, "order.merchant_id", rule: "export.order-limit")
+        text(order.zone, "order.zone", rule: "export.order-limit")
+        if order.lines.count > ExportLimits.maximumLines {
+            fail("order.lines", "has \(order.lines.count) lines; use at most \(ExportLimits.maximumLines)", rule: "export.order-limit")
+        }
+        if order.promotions.count > ExportLimits.maximumPackingInstructions {
+            fail("order.promotions", "has \(order.promotions.count) promotions; use at most \(ExportLimits.maximumPackingInstructions)", rule: "export.order-limit")
+        }
+        if let address = order.shipTo {
+            if address.lines.count > 8 {
+                fail("order.ship_to.lines", "has \(address.lines.count) street lines; use at most 8", rule: "export.order-limit")
+            }
+            for (index, value) in ([address.name, address.city, address.region, address.postalCode, address.country] + address.lines.prefix(8)).enumerated() {
+                text(value, "order.ship_to[\(index)]", rule: "export.order-limit")
+            }
         }
     }
 

@@ -289,6 +289,7 @@ extension Export: ProtobufCBridged {
         self.shippedAtUnixMs = c.pointee.shipped_at_unix_ms
         self.warehouseID = try ProtoC.string(c.pointee.warehouse_id, field: "warehouse_id", in: Self.protoName)
         self.lines = try ProtoC.messages(c.pointee.lines, count: c.pointee.n_lines, field: "lines", in: Self.protoName, as: ExportLine.self)
+        self.order = try ProtoC.message(c.pointee.order, field: "order", in: Self.protoName, as: Order.self)
     }
 
     func fill(_ c: UnsafeMutablePointer<Meshline__V1__Export>, arena: ProtoArena) {
@@ -328,6 +329,7 @@ extension Export: ProtobufCBridged {
             c.pointee.n_lines = self.lines.count
             c.pointee.lines = arena.messages(self.lines)
         }
+        if let value = self.order { c.pointee.order = arena.message(value) }
     }
 }
 

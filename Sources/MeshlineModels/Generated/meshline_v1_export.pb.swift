@@ -306,6 +306,10 @@ public struct Export: Sendable, Hashable {
     public var warehouseID: String
     /// SKUs and quantities this export covers (a split order has one export per shipment).
     public var lines: [ExportLine]
+    /// The order as it was decided (destination, merchant, zone, every line): the
+    /// consumer ships to its address, and any decision replica can decide it again.
+    /// Holds personal data: never logged.
+    public var order: Order?
 
     /// Creates the message; every field not given has its proto3 default.
     public init(
@@ -329,7 +333,8 @@ public struct Export: Sendable, Hashable {
         supersedesVersion: Int64 = 0,
         shippedAtUnixMs: Int64 = 0,
         warehouseID: String = "",
-        lines: [ExportLine] = []
+        lines: [ExportLine] = [],
+        order: Order? = nil
     ) {
         self.exportID = exportID
         self.tenantID = tenantID
@@ -352,6 +357,7 @@ public struct Export: Sendable, Hashable {
         self.shippedAtUnixMs = shippedAtUnixMs
         self.warehouseID = warehouseID
         self.lines = lines
+        self.order = order
     }
 }
 

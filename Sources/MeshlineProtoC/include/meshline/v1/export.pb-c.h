@@ -15,6 +15,7 @@ PROTOBUF_C__BEGIN_DECLS
 #endif
 
 #include "meshline/v1/common.pb-c.h"
+#include "meshline/v1/order.pb-c.h"
 
 typedef struct Meshline__V1__PickWindow Meshline__V1__PickWindow;
 typedef struct Meshline__V1__Sla Meshline__V1__Sla;
@@ -372,10 +373,16 @@ struct  Meshline__V1__Export
    */
   size_t n_lines;
   Meshline__V1__ExportLine **lines;
+  /*
+   * The order as it was decided (destination, merchant, zone, every line): the
+   * consumer ships to its address, and any decision replica can decide it again.
+   * Holds personal data: never logged.
+   */
+  Meshline__V1__Order *order;
 };
 #define MESHLINE__V1__EXPORT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&meshline__v1__export__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MESHLINE__V1__EXPORT_KIND__EXPORT_KIND_UNSPECIFIED, 0, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, 0,NULL, 0,NULL, MESHLINE__V1__EXPORT_STATE__EXPORT_STATE_UNSPECIFIED, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MESHLINE__V1__EXPORT_KIND__EXPORT_KIND_UNSPECIFIED, 0, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, 0,NULL, 0,NULL, MESHLINE__V1__EXPORT_STATE__EXPORT_STATE_UNSPECIFIED, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL }
 
 
 /*

@@ -810,7 +810,7 @@ const ProtobufCMessageDescriptor meshline__v1__audit_entry__descriptor =
   (ProtobufCMessageInit) meshline__v1__audit_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[21] =
+static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[22] =
 {
   {
     "export_id",
@@ -1064,6 +1064,18 @@ static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[21
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "order",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Meshline__V1__Export, order),
+    &meshline__v1__order__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned meshline__v1__export__field_indices_by_name[] = {
   15,   /* field[15] = audit_trail */
@@ -1076,6 +1088,7 @@ static const unsigned meshline__v1__export__field_indices_by_name[] = {
   8,   /* field[8] = intended_action */
   3,   /* field[3] = kind */
   20,   /* field[20] = lines */
+  21,   /* field[21] = order */
   2,   /* field[2] = order_id */
   5,   /* field[5] = owning_party */
   13,   /* field[13] = packing_instructions */
@@ -1091,7 +1104,7 @@ static const unsigned meshline__v1__export__field_indices_by_name[] = {
 static const ProtobufCIntRange meshline__v1__export__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 21 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor meshline__v1__export__descriptor =
 {
@@ -1101,7 +1114,7 @@ const ProtobufCMessageDescriptor meshline__v1__export__descriptor =
   "Meshline__V1__Export",
   "meshline.v1",
   sizeof(Meshline__V1__Export),
-  21,
+  22,
   meshline__v1__export__field_descriptors,
   meshline__v1__export__field_indices_by_name,
   1,  meshline__v1__export__number_ranges,
