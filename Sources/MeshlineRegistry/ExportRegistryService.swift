@@ -101,8 +101,14 @@ public final class ExportRegistryService: RPCService {
             } else {
                 guard let current = state.current else { throw .notFound(exportID: submitted.exportID) }
                 guard current.version == expected else { throw .staleVersion(expected: expected, current: current.version) }
-                guard current.orderID == submitted.orderID, current.kind == submitted.kind else {
-                    throw .invalidRequest(field: "export.order_id", reason: "must stay '\(current.orderID)' (kind \(current.kind.protoName)) when superseding")
+                guard current.orderID == submitted.orderID else {
+                    throw .invalidRequest(field: "export.order_id", reason: "must stay '\(current.orderID)' when superseding")
+                }
+                // A backorder becomes a routing when stock arrives (and back when it runs out);
+                // any other change of kind is a different export.
+                let interchangeable: Set<ExportKind> = [.routing, .backorder]
+                guard current.kind == submitted.kind || (interchangeable.contains(current.kind) && interchangeable.contains(submitted.kind)) else {
+                    throw .invalidRequest(field: "export.kind", reason: "must stay \(current.kind.protoName) when superseding; only routing and backorder may replace each other")
                 }
                 next.version = expected + 1
                 next.supersedesVersion = expected

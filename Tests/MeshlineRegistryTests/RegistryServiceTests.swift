@@ -105,6 +105,21 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
         }
     }
 
+    @Test func aBackorderBecomesARoutingWhenSupersededButNotAPacking() async throws {
+        try await withRegistry { registry in
+            var backorder = registry.export("exp-bo")
+            backorder.kind = .backorder
+            backorder.intendedAction = "backorder"
+            backorder.warehouseID = ""
+            _ = try await registry.publish(backorder)
+            let routed = try #require(try await registry.publish(registry.export("exp-bo"), expected: 1).export)
+            #expect(routed.kind == .routing && routed.version == 2)
+            var packing = registry.export("exp-bo")
+            packing.kind = .packing
+            await #expect { _ = try await registry.publish(packing, expected: 2) } throws: { code($0) == .invalidArgument }
+        }
+    }
+
     @Test func tenantsNeverSeeEachOthersExports() async throws {
         try await withRegistry { registry in
             _ = try await registry.publish(registry.export("exp-1"))
