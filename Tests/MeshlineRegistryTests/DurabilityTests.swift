@@ -5,83 +5,25 @@ import MeshlineModels
 import MeshlineRPC
 import MeshlineRegistry
 import Synchronization
+import MeshlineTestSupport
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The real `meshline-registry` process: killed with SIGKILL under load, restarted,
 /// and checked with `meshline verify`.
 @Suite(.serialized) struct DurabilityTests {
-    /// The directory holding the built executables (next to the test bundle).
-    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-
-    /// A running registry process and the port it serves on.
-    final class RegistryProcess {
-        let process = Process()
-        let output = Pipe()
-        private(set) var port = 0
-
-        init(dataDirectory: URL) throws {
-            let binary = DurabilityTests.binaries.appendingPathComponent("meshline-registry")
-            guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-                throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(binary.path) is missing; build with swift build --build-tests"])
-            }
-            process.executableURL = binary
-            process.arguments = ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory.path, "--threads", "1", "--log-level", "info"]
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            // The server logs `address=127.0.0.1:PORT` once it listens.
-            var text = ""
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-                if let range = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                    port = Int(text[range].split(separator: ":").last!)!
-                    return
-                }
-            }
-            process.terminate()
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "the registry did not start: \(text)"])
-        }
-
-        func kill9() {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-
-        func stop() -> Int32 {
-            process.terminate()  // SIGTERM: drain, flush, exit 0
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
+    static func registry(_ dataDirectory: URL) throws -> ServiceProcess {
+        try ServiceProcess("meshline-registry", ["--listen", "127.0.0.1:0", "--data-dir", dataDirectory.path, "--threads", "1", "--log-level", "info"])
     }
 
-    static func runVerify(_ dataDirectory: URL) throws -> (status: Int32, output: String) {
-        try runMeshline(["verify", "--data-dir", dataDirectory.path])
-    }
-
-    static func runMeshline(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = binaries.appendingPathComponent("meshline")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func runVerify(_ dataDirectory: URL) async throws -> (status: Int32, output: String) {
+        let outcome = try await Binaries.run("meshline", ["verify", "--data-dir", dataDirectory.path])
+        return (outcome.status, outcome.stdout + outcome.stderr)
     }
 
     @Test func nothingAcknowledgedIsLostToAKill9() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-durability-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
-        let first = try RegistryProcess(dataDirectory: data)
+        let first = try Self.registry(data)
         let client = try RPCClient(endpoints: ["127.0.0.1:\(first.port)"])
         let acknowledged = Acknowledged()
         let now = UnixTime.nowMilliseconds()
@@ -113,7 +55,7 @@ import Testing
         await client.close()
         let published = acknowledged.all
 
-        let second = try RegistryProcess(dataDirectory: data)
+        let second = try Self.registry(data)
         let reader = try RPCClient(endpoints: ["127.0.0.1:\(second.port)"])
         var missing: [String] = []
         for id in published {
@@ -126,12 +68,12 @@ import Testing
         }
         #expect(missing.isEmpty, "\(missing.count) of \(published.count) acknowledged exports were lost: \(missing.prefix(5))")
         await reader.close()
-        let remote = try Self.runMeshline(["verify", "--registry", "127.0.0.1:\(second.port)", "--tenant", "acme"])
+        let remote = try await Binaries.run("meshline", ["verify", "--registry", second.endpoint, "--tenant", "acme"])
         // At least every acknowledged export is there (a publish cut by the kill may be too).
-        #expect(remote.status == 0 && remote.output.contains("every audit chain intact"), "\(remote.output)")
+        #expect(remote.status == 0 && remote.stdout.contains("every audit chain intact"), "\(remote.stdout)\(remote.stderr)")
         #expect(second.stop() == 0, "SIGTERM must drain and exit 0")
 
-        let verify = try Self.runVerify(data)
+        let verify = try await Self.runVerify(data)
         #expect(verify.status == 0, "\(verify.output)")
         #expect(verify.output.contains("every audit chain intact"))
     }
@@ -153,7 +95,7 @@ import Testing
         })
         _ = service
         await store.close()
-        #expect(try Self.runVerify(data).status == 0)
+        #expect(try await Self.runVerify(data).status == 0)
 
         // Rewrite history behind the registry's back.
         let queue = try DatabaseQueue(path: path)
@@ -164,7 +106,7 @@ import Testing
             try db.execute(sql: "UPDATE export_versions SET body = ? WHERE export_id = 'exp-t'", arguments: [Data(export.serializedBytes())])
         }
         try queue.close()
-        let verify = try Self.runVerify(data)
+        let verify = try await Self.runVerify(data)
         #expect(verify.status == 1)
         #expect(verify.output.contains("BROKEN acme/exp-t v1: audit entry 1 does not match its hash"), "\(verify.output)")
     }
