@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
         ),
@@ -171,6 +172,12 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The meshline CLI as a user runs it, against real service processes.
+        .testTarget(
+            name: "MeshlineCLITests",
+            dependencies: ["MeshlineModels", "MeshlineTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

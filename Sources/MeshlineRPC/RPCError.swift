@@ -61,3 +61,16 @@ extension RPCError {
         return error
     }
 }
+
+extension RPCError {
+    /// The field violations of a ``badRequest(_:violations:)`` error, read back from
+    /// `grpc-status-details-bin`; empty when the error carries none.
+    public var fieldViolations: [BadRequest.FieldViolation] {
+        guard let bytes = metadata.binary("grpc-status-details-bin"),
+              let status = try? RPCStatus(serializedBytes: bytes) else { return [] }
+        return status.details
+            .filter { $0.typeURL == "type.googleapis.com/google.rpc.BadRequest" }
+            .compactMap { try? BadRequest(serializedBytes: $0.value) }
+            .flatMap(\.fieldViolations)
+    }
+}

@@ -14,9 +14,15 @@ struct MeshlineCommand: AsyncParsableCommand {
         discussion: """
             The mesh is three gRPC services: the decision service, the export registry
             and the exception router. Their contract is proto/meshline/v1/*.proto.
-            """,
+            Commands that talk to the mesh find it with --registry/--decision/--exceptions
+            (or $MESHLINE_REGISTRY, $MESHLINE_DECISION, $MESHLINE_EXCEPTIONS) and act for
+            --tenant (or $MESHLINE_TENANT). Add --json for output that scripts can parse.
+
+            """ + ExitStatus.help,
         version: MeshlineVersion.current,
-        subcommands: [ContractCommand.self, VerifyCommand.self]
+        subcommands: [
+            ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, ContractCommand.self,
+        ]
     )
 }
 
