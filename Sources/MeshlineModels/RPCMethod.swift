@@ -19,3 +19,18 @@ public struct RPCMethod: Hashable, Sendable {
         self.serverStreaming = serverStreaming
     }
 }
+
+/// A request that names the tenant it acts for, so that servers can authorize every
+/// call in one place. Generated for every request message with a `tenant_id` field;
+/// written by hand where the tenant sits deeper.
+public protocol TenantScopedRequest {
+    var scopedTenantID: String { get }
+}
+
+extension OverrideRequest: TenantScopedRequest {
+    public var scopedTenantID: String { self.override.change.tenantID }
+}
+
+extension PutRuleSetRequest: TenantScopedRequest {
+    public var scopedTenantID: String { ruleSet.tenantID }
+}

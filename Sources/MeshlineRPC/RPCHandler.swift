@@ -50,7 +50,7 @@ public struct RPCHandler: Sendable {
         _ handler: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
     ) -> RPCHandler {
         RPCHandler(method: method, body: .unary { bytes, context in
-            try await handler(try decodeRequest(bytes), context).serializedBytes()
+            try await handler(try decodeRequest(bytes, context), context).serializedBytes()
         })
     }
 
@@ -60,7 +60,7 @@ public struct RPCHandler: Sendable {
         _ handler: @escaping @Sendable (Request, ServerCallContext) throws(RPCError) -> Response
     ) -> RPCHandler {
         RPCHandler(method: method, body: .inlineUnary { (bytes, context) throws(RPCError) in
-            try handler(try decodeRequest(bytes), context).serializedBytes()
+            try handler(try decodeRequest(bytes, context), context).serializedBytes()
         })
     }
 
@@ -70,18 +70,22 @@ public struct RPCHandler: Sendable {
         _ handler: @escaping @Sendable (Request, ResponseWriter<Response>, ServerCallContext) async throws -> Void
     ) -> RPCHandler {
         RPCHandler(method: method, body: .serverStreaming { bytes, context, sink in
-            try await handler(try decodeRequest(bytes), ResponseWriter(sink: sink), context)
+            try await handler(try decodeRequest(bytes, context), ResponseWriter(sink: sink), context)
         })
     }
 
-    static func decodeRequest<Request: ProtobufMessage>(_ bytes: [UInt8]) throws(RPCError) -> Request {
+    /// Decodes the request and authorizes the tenant it names, so that no handler can forget to.
+    static func decodeRequest<Request: ProtobufMessage>(_ bytes: [UInt8], _ context: ServerCallContext) throws(RPCError) -> Request {
+        let request: Request
         do {
-            return try Request(serializedBytes: bytes)
+            request = try Request(serializedBytes: bytes)
         } catch {
             throw RPCError.badRequest(
                 "the request does not decode: \(error)",
                 violations: [BadRequest.FieldViolation(field: error.fieldPath ?? "", description: error.description)])
         }
+        try context.authorize(request)
+        return request
     }
 }
 

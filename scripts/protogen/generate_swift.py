@@ -349,6 +349,13 @@ def gen_values_file(ctx, file_proto):
     for i, m in enumerate(file_proto.message_type):
         out += gen_message(ctx, f"{file_proto.package}.{m.name}", m, comments, [4, i], "", True)
         out.append("")
+    for m in file_proto.message_type:
+        if m.name.endswith("Request") and any(f.name == "tenant_id" and f.type == FD.TYPE_STRING for f in m.field):
+            swift = ctx.swift_names[f"{file_proto.package}.{m.name}"]
+            out.append(f"extension {swift}: TenantScopedRequest {{")
+            out.append("    public var scopedTenantID: String { tenantID }")
+            out.append("}")
+            out.append("")
     for i, s in enumerate(file_proto.service):
         out += gen_service_descriptor(file_proto, s, comments, i)
         out.append("")

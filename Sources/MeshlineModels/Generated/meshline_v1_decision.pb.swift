@@ -291,6 +291,22 @@ public struct ReevaluateResponse: Sendable, Hashable {
     }
 }
 
+extension GetRuleSetRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension UpdateInventoryRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension DecideRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ReevaluateRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
 /// Decides orders and publishes exports.
 public enum DecisionServiceDescriptor {
     /// The service's full name, `meshline.v1.DecisionService`.

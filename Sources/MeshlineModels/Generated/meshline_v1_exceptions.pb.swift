@@ -521,6 +521,26 @@ public struct NotificationsRequest: Sendable, Hashable {
     }
 }
 
+extension ReportRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ListQueueRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ClaimRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ResolveRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension NotificationsRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
 /// Routes failed exports to retries and human queues.
 public enum ExceptionRouterDescriptor {
     /// The service's full name, `meshline.v1.ExceptionRouter`.

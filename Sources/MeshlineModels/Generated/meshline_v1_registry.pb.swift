@@ -436,6 +436,34 @@ public struct ReconcileResponse: Sendable, Hashable {
     }
 }
 
+extension PublishRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension GetExportRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension HistoryRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ListExportsRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension WatchRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension AcknowledgeRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
+extension ReconcileRequest: TenantScopedRequest {
+    public var scopedTenantID: String { tenantID }
+}
+
 /// Stores exports, serves them to connectors and records their outcomes.
 public enum ExportRegistryDescriptor {
     /// The service's full name, `meshline.v1.ExportRegistry`.
