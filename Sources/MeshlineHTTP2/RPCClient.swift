@@ -64,6 +64,8 @@ public final class RPCClient: Sendable {
         /// UNAVAILABLE) when the PING is not answered within `keepaliveTimeout`; nil: no pings.
         public var keepaliveInterval: Duration?
         public var keepaliveTimeout: Duration = .seconds(20)
+        /// Sent with every call, e.g. `authorization: Bearer …` for a mesh service's API key.
+        public var defaultMetadata = Metadata()
 
         public init(endpoints: [Endpoint]) {
             self.endpoints = endpoints
@@ -114,6 +116,17 @@ public final class RPCClient: Sendable {
 
     // MARK: Calls
 
+    /// The call's metadata plus the client's defaults and the current trace's
+    /// `traceparent`, so that the callee's span joins the caller's trace.
+    private func outgoing(_ metadata: Metadata) -> Metadata {
+        var all = configuration.defaultMetadata
+        all.merge(metadata)
+        if let trace = TraceContext.current, all["traceparent"] == nil {
+            all.add("traceparent", trace.traceparent)
+        }
+        return all
+    }
+
     /// A unary call: one request, one response.
     public func unary<Request: ProtobufMessage, Response: ProtobufMessage>(
         _ method: RPCMethod, _ request: Request, metadata: Metadata = Metadata(), timeout: Duration? = nil
@@ -136,6 +149,7 @@ public final class RPCClient: Sendable {
 
     /// A unary call on raw bytes (any path, any message); used by tools and tests.
     public func rawUnary(_ path: String, _ request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil) async throws(RPCError) -> (headers: Metadata, messages: [[UInt8]], trailers: Metadata) {
+        let metadata = outgoing(metadata)
         let connection = try await pickConnection()
         do {
             let outcome = try await connection.unary(
@@ -155,6 +169,7 @@ public final class RPCClient: Sendable {
         _ method: RPCMethod, _ request: Request, metadata: Metadata = Metadata(), timeout: Duration? = nil,
         as responseType: Response.Type = Response.self
     ) async throws(RPCError) -> ResponseStream<Response> {
+        let metadata = outgoing(metadata)
         let connection = try await pickConnection()
         let handler = connection.handler
         let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)

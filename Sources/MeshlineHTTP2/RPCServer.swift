@@ -37,6 +37,10 @@ public final class RPCServer: Sendable {
         public var drainGracePeriod: Duration = .seconds(10)
         /// TLS with ALPN `h2`; nil serves h2c (cleartext HTTP/2 with prior knowledge).
         public var tls: TLSSettings?
+        /// Authentication, tenant authorization and rate limits; nil admits every call.
+        public var policy: (any CallPolicy)?
+        /// Told about every finished call (metrics); nil costs nothing.
+        public var observer: (any CallObserver)?
 
         public init() {}
     }

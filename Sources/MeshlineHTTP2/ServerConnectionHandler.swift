@@ -38,6 +38,10 @@ private final class ServerStream {
     /// RST_STREAM code to send once our END_STREAM is out while the peer's side is open.
     var resetAfterEndStream: UInt32 = 0
     var sendWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// When the request headers arrived, for the observer's latency.
+    var startedAt: ContinuousClock.Instant?
+    /// The call's span, when its trace is sampled and a recorder is installed.
+    var span: (any RecordingSpan)?
 
     init(id: Int32, maximumMessageSize: Int) {
         self.id = id
@@ -282,8 +286,23 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             deadline = .now + .nanoseconds(nanoseconds)
             startDeadline(stream, nanoseconds: nanoseconds)
         }
+        if configuration.observer != nil { stream.startedAt = .now }
+        var principal: Principal?
+        if let policy = configuration.policy {
+            do {
+                principal = try policy.admit(method: handler.method, metadata: stream.metadata, remoteAddress: remoteAddress)
+            } catch {
+                stream.handler = handler  // observed under its method
+                fail(stream, error)
+                return
+            }
+        }
         stream.handler = handler
-        stream.callContext = ServerCallContext(method: handler.method, requestMetadata: stream.metadata, deadline: deadline, remoteAddress: remoteAddress)
+        let (trace, span) = TraceRecording.startServerSpan(handler.method.path, traceparent: stream.metadata["traceparent"])
+        stream.span = span
+        stream.callContext = ServerCallContext(
+            method: handler.method, requestMetadata: stream.metadata, deadline: deadline, remoteAddress: remoteAddress,
+            principal: principal, policy: configuration.policy, trace: trace)
         stream.phase = .body
         if endStream { requestComplete(stream) }
     }
@@ -310,7 +329,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        end(stream, cancelled: true)
+        end(stream, cancelled: true, code: .cancelled)
         if draining && streams.isEmpty { scheduleFlush() }
     }
 
@@ -389,7 +408,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             stream.task = Task(executorPreference: executor) {
                 let result: Result<[UInt8], RPCError>
                 do {
-                    result = .success(try await body(request, callContext))
+                    result = .success(try await TraceContext.$current.withValue(callContext.trace) { try await body(request, callContext) })
                 } catch {
                     result = .failure(RPCError.from(error))
                 }
@@ -400,7 +419,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             stream.task = Task(executorPreference: executor) {
                 let result: Result<[UInt8], RPCError>
                 do {
-                    try await body(request, callContext, sink)
+                    try await TraceContext.$current.withValue(callContext.trace) { try await body(request, callContext, sink) }
                     result = .success([])
                 } catch {
                     result = .failure(RPCError.from(error))
@@ -451,7 +470,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         } catch {
             session.submitReset(stream.id, errorCode: 0x2)  // INTERNAL_ERROR
         }
-        end(stream, cancelled: false)
+        end(stream, cancelled: false, code: .ok)
         scheduleFlush()
     }
 
@@ -461,7 +480,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         } else {
             session.finish(stream.id, trailers: statusFields(stream, code: .ok, message: "", metadata: Metadata()))
         }
-        end(stream, cancelled: false)
+        end(stream, cancelled: false, code: .ok)
     }
 
     /// Ends the call with an error status: Trailers-Only when nothing was sent yet.
@@ -472,7 +491,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         } else {
             sendTrailersOnly(stream, code: error.code, message: error.message, metadata: error.metadata)
         }
-        end(stream, cancelled: true)
+        end(stream, cancelled: true, code: error.code)
         scheduleFlush()
     }
 
@@ -495,12 +514,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         ]
         try? session.submitResponse(stream.id, headers: fields, endStream: true)
         stream.responseHeadersSent = true
-        end(stream, cancelled: true)
+        end(stream, cancelled: true, code: .internal)
         scheduleFlush()
     }
 
     /// The call is over for us: stop its timer, and stop its handler if it still runs.
-    private func end(_ stream: ServerStream, cancelled: Bool) {
+    private func end(_ stream: ServerStream, cancelled: Bool, code: StatusCode) {
+        if stream.phase != .done {
+            observe(stream, code: code)
+        }
         stream.phase = .done
         stream.deadline?.cancel()
         stream.deadline = nil
@@ -513,10 +535,23 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         }
     }
 
+    /// Tells the observer and the span how the call ended (once per call).
+    private func observe(_ stream: ServerStream, code: StatusCode) {
+        if let span = stream.span {
+            span.setAttribute("rpc.grpc.status_code", String(code.rawValue))
+            span.end(failed: code != .ok)
+            stream.span = nil
+        }
+        guard let observer = configuration.observer, let startedAt = stream.startedAt else { return }
+        let elapsed = ContinuousClock.now - startedAt
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        observer.callFinished(method: stream.handler?.method.path ?? "unknown", code: code, seconds: seconds)
+    }
+
     private func failAllStreams() {
         let all = streams.values
         streams.removeAll()
-        for stream in all { end(stream, cancelled: true) }
+        for stream in all { end(stream, cancelled: true, code: .unavailable) }
     }
 
     private func startDeadline(_ stream: ServerStream, nanoseconds: Int64) {

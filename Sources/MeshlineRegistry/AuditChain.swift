@@ -68,11 +68,13 @@ extension Export {
     }
 
     /// Stamps this (already numbered) version with its commit time and appends its
-    /// audit entry, sealed into the export's chain.
-    mutating func record(at now: Int64, actor: String, change: String, override: SignedOverride? = nil) {
+    /// audit entry, sealed into the export's chain. `traceID` is the W3C trace of the
+    /// call that caused the change (read before the storage transaction, whose thread
+    /// does not see the caller's task-locals).
+    mutating func record(at now: Int64, actor: String, change: String, traceID: String, override: SignedOverride? = nil) {
         committedAtUnixMs = now
         auditTrail.append(AuditChain.seal(
-            AuditEntry(atUnixMs: now, actor: actor, change: change, version: version, override: override),
+            AuditEntry(atUnixMs: now, actor: actor, change: change, version: version, override: override, traceID: traceID),
             after: auditTrail.last, tenantID: tenantID, exportID: exportID))
     }
 }

@@ -52,6 +52,7 @@ public final class ExportRegistryService: RPCService {
     // MARK: Publish
 
     func publish(_ request: PublishRequest, _ context: ServerCallContext) async throws(RegistryError) -> PublishResponse {
+        let traceID = TraceContext.current?.traceID ?? ""
         try requireTenant(request.tenantID)
         var export = request.export
         guard export.tenantID == request.tenantID else {
@@ -80,7 +81,7 @@ public final class ExportRegistryService: RPCService {
         let actor = Self.actor(context, fallback: "tenant:\(request.tenantID)")
         let submitted = export
 
-        let (stored, replayed) = try await store.append(AppendRequest(
+        let (stored, replayed) = try await append(AppendRequest(
             tenantID: request.tenantID, exportID: export.exportID,
             liveKey: expected == 0 ? (export.orderID, export.kind) : nil,
             idempotencyKey: key
@@ -115,7 +116,7 @@ public final class ExportRegistryService: RPCService {
                 next.auditTrail = current.auditTrail
             }
             next.state = .published
-            next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)")
+            next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)", traceID: traceID)
             return .store(next, sideEffects: AppendSideEffects(idempotency: key.map { ($0, requestHash) }))
         })
         if !replayed { notifier.committed() }
@@ -203,6 +204,7 @@ public final class ExportRegistryService: RPCService {
     // MARK: Acknowledge
 
     func acknowledge(_ request: AcknowledgeRequest, _ context: ServerCallContext) async throws(RegistryError) -> AcknowledgeResponse {
+        let traceID = TraceContext.current?.traceID ?? ""
         try requireTenant(request.tenantID)
         try requireIdentifier(request.exportID, field: "export_id")
         guard request.version > 0 else { throw .invalidRequest(field: "version", reason: "is not set; acknowledge the version you received") }
@@ -221,7 +223,7 @@ public final class ExportRegistryService: RPCService {
             break
         }
         let actor = request.actor.map(\.text) ?? Self.actor(context, fallback: "consumer")
-        let stored = try await store.append(AppendRequest(tenantID: request.tenantID, exportID: request.exportID) {
+        let stored = try await append(AppendRequest(tenantID: request.tenantID, exportID: request.exportID) {
             (state: AppendContext) throws(RegistryError) -> AppendPlan in
             guard let current = state.current else { throw .notFound(exportID: request.exportID) }
             guard current.version == request.version else { throw .staleVersion(expected: request.version, current: current.version) }
@@ -252,7 +254,7 @@ public final class ExportRegistryService: RPCService {
                 next.shippedAtUnixMs = request.shippedAtUnixMs
                 change = "completed: shipped at \(request.shippedAtUnixMs)"
             }
-            next.record(at: state.now, actor: actor, change: change)
+            next.record(at: state.now, actor: actor, change: change, traceID: traceID)
             return .store(next, sideEffects: effects)
         })
         notifier.committed()
@@ -262,6 +264,7 @@ public final class ExportRegistryService: RPCService {
     // MARK: Override
 
     func override(_ request: OverrideRequest) async throws(RegistryError) -> OverrideResponse {
+        let traceID = TraceContext.current?.traceID ?? ""
         let signed = request.override
         let change = signed.change
         try requireTenant(change.tenantID)
@@ -281,7 +284,7 @@ public final class ExportRegistryService: RPCService {
             throw .invalidRequest(field: "override.change.state", reason: "may only be CANCELLED or COMPLETED")
         }
         let context = ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[change.tenantID]?.serviceLevels)
-        let stored = try await store.append(AppendRequest(tenantID: change.tenantID, exportID: change.exportID) {
+        let stored = try await append(AppendRequest(tenantID: change.tenantID, exportID: change.exportID) {
             (state: AppendContext) throws(RegistryError) -> AppendPlan in
             guard let current = state.current else { throw .notFound(exportID: change.exportID) }
             guard current.version == change.baseVersion else { throw .staleVersion(expected: change.baseVersion, current: current.version) }
@@ -306,7 +309,7 @@ public final class ExportRegistryService: RPCService {
             }
             guard violations.isEmpty else { throw .qaFailed(violations) }
             next = next.successor()
-            next.record(at: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", override: signed)
+            next.record(at: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", traceID: traceID, override: signed)
             return .store(next, sideEffects: AppendSideEffects(nonce: (change.signerKeyID, change.nonce)))
         })
         notifier.committed()
@@ -343,6 +346,13 @@ public final class ExportRegistryService: RPCService {
 
     /// Who makes a change: the `meshline-actor` request metadata when it is a valid
     /// party text, else `fallback`.
+    /// Every storage write goes through here, so that each is a span of the call's trace.
+    private func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
+        try await TraceRecording.withSpan("registry.storage.append", attributes: [("meshline.export_id", request.exportID)]) { () async throws(RegistryError) in
+            try await store.append(request)
+        }
+    }
+
     private static func actor(_ context: ServerCallContext, fallback: String) -> String {
         if let text = context.requestMetadata["meshline-actor"], let party = try? Party(parsing: text) { return party.text }
         return fallback
@@ -417,14 +427,14 @@ extension ExportRegistryService {
     /// for the exception router; false when it changed meanwhile (nothing to do).
     func expire(_ export: Export) async throws(RegistryError) -> Bool {
         do {
-            _ = try await store.append(AppendRequest(tenantID: export.tenantID, exportID: export.exportID) {
+            _ = try await append(AppendRequest(tenantID: export.tenantID, exportID: export.exportID) {
                 (state: AppendContext) throws(RegistryError) -> AppendPlan in
                 guard let current = state.current, current.version == export.version, current.state == .published else {
                     throw .staleVersion(expected: export.version, current: state.current?.version ?? 0)
                 }
                 var next = current.successor()
                 next.state = .expired
-                next.record(at: state.now, actor: "service:registry", change: "expired: no acknowledgement before \(current.expiresAtUnixMs)")
+                next.record(at: state.now, actor: "service:registry", change: "expired: no acknowledgement before \(current.expiresAtUnixMs)", traceID: "")
                 let report = ReportRequest(
                     tenantID: current.tenantID, exportID: current.exportID, exportVersion: next.version, kind: .expiry,
                     reason: .expired, detail: "no acknowledgement before the TTL", warehouseID: current.warehouseID)
