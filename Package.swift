@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // Only the OTLP/HTTP exporter: the gRPC one would build a second gRPC stack.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -86,6 +91,29 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // What every service process shares: flags, API keys and rate limits, metrics and
+        // the admin endpoint, OTLP span export, and the run loop that drains on SIGTERM.
+        .target(
+            name: "MeshlineService",
+            dependencies: [
+                "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The Echo test service, served by transport tests and benchmarks.
         .target(
             name: "MeshlineEcho",
@@ -95,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "meshline",
             dependencies: [
-                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2",
+                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2", "MeshlineService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -104,11 +132,10 @@ let package = Package(
         .executableTarget(
             name: "meshline-registry",
             dependencies: [
-                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "services/registry",
             exclude: ["tenants.example.json"],
@@ -172,6 +199,12 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Service plumbing (API keys, rate limits, metrics, tracing) on real service processes.
+        .testTarget(
+            name: "MeshlineServiceTests",
+            dependencies: ["MeshlineModels", "MeshlineRPC", "MeshlineHTTP2", "MeshlineTestSupport"],
             swiftSettings: strictSettings
         ),
         // The meshline CLI as a user runs it, against real service processes.

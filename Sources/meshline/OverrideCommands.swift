@@ -4,6 +4,7 @@ import Foundation
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineService
 
 /// A local Ed25519 signing key: a JSON file readable by its owner only. The private
 /// key never leaves the file; commands print the public key and the key id.
@@ -30,8 +31,37 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Create Ed25519 signing keys for overrides and trust them in a tenants file.",
-        subcommands: [Generate.self, Trust.self]
+        subcommands: [Generate.self, Trust.self, APIKey.self]
     )
+
+    struct APIKey: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "api-key",
+            abstract: "Create a connector API key: prints the key once and stores only its SHA-256 in the keys file.",
+            discussion: "Services read the file with --api-keys; callers send 'authorization: Bearer KEY' (the CLI: $MESHLINE_API_KEY or --api-key-file).")
+
+        @Option(help: "API keys file to add the key to (created when missing).")
+        var keysFile: String
+        @Option(help: "Name of the key, e.g. acme-connector; shown in logs and audit.")
+        var id: String
+        @Option(help: "Tenant the key may act for; repeat for several; '*' for a mesh service that acts for every tenant.")
+        var tenant: [String]
+
+        func run() throws {
+            guard !tenant.isEmpty else {
+                printError("meshline keys api-key: name at least one --tenant (or '*' for a mesh service)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+            do {
+                let secret = try APIKeyPolicy.addKey(id: id, tenants: tenant, to: keysFile)
+                print(secret)
+                printError("added key '\(id)' for \(tenant.joined(separator: ", ")) to \(keysFile); the key above is shown only now")
+            } catch {
+                printError("meshline keys api-key: \(error)")
+                throw ExitCode(ExitStatus.badInput)
+            }
+        }
+    }
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a signing key file (mode 0600); prints the key id and public key, never the private key.")

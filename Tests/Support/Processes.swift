@@ -65,7 +65,7 @@ public final class ServiceProcess: @unchecked Sendable {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
-            if let range = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let range = text.range(of: #"(?<![_a-z])address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = Int(text[range].split(separator: ":").last!)!
                 log.append(text)
                 // Keep draining the pipe so that a chatty service never blocks on a full pipe.
@@ -85,6 +85,17 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// What the process logged so far.
     public var logText: String { log.text }
+
+    /// The port of a `KEY=127.0.0.1:PORT` log line (e.g. `admin_address`), waiting up to 10 s for it.
+    public func loggedPort(_ key: String) async throws -> Int {
+        for _ in 0..<500 {
+            if let range = logText.range(of: "\(key)=127\\.0\\.0\\.1:(\\d+)", options: .regularExpression) {
+                return Int(logText[range].split(separator: ":").last!)!
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "no \(key) in the log: \(logText)"])
+    }
 
     /// SIGKILL: no chance to flush anything.
     public func kill9() {

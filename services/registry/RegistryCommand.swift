@@ -5,8 +5,8 @@ import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
 import MeshlineRegistry
+import MeshlineService
 import ServiceLifecycle
-import UnixSignals
 
 /// `meshline-registry`: serves meshline.v1.ExportRegistry and health.
 @main
@@ -15,7 +15,8 @@ struct RegistryCommand: AsyncParsableCommand {
         commandName: "meshline-registry",
         abstract: "The Meshline export registry: the append-only source of truth for exports.",
         discussion: """
-            Serves meshline.v1.ExportRegistry and grpc.health.v1.Health over gRPC (h2c, or TLS with --tls-cert and --tls-key). \
+            Serves meshline.v1.ExportRegistry and grpc.health.v1.Health over gRPC (h2c, or TLS with --tls-cert and --tls-key; \
+            mutual TLS with --tls-ca). With --api-keys every connector call needs an API key of its tenant. \
             Exports are stored in SQLite (WAL, synchronous=FULL) under --data-dir; an OK answer means the version is on disk. \
             Rejections and expired TTLs are reported to the exception router, retried until it answers. \
             SIGTERM or SIGINT drains calls in flight, flushes storage and exits 0.
@@ -42,33 +43,13 @@ struct RegistryCommand: AsyncParsableCommand {
     @Option(help: "Tenants file (JSON): each tenant's SLA taxonomy and the Ed25519 keys trusted to sign overrides.")
     var tenants: String?
 
-    @Option(help: "PEM certificate chain for TLS (with --tls-key).")
-    var tlsCert: String?
-
-    @Option(help: "PEM private key for TLS.")
-    var tlsKey: String?
-
-    @Option(help: "Event-loop threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Seconds that calls in flight may take to finish after SIGTERM.")
-    var gracePeriod = 10
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @OptionGroup(title: "Service options")
+    var service: ServiceOptions
 
     func run() async throws {
-        var logger = Logger(label: "meshline.registry")
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
-        }
-        logger.logLevel = level
-        let endpoint: RPCClient.Endpoint
-        do {
-            endpoint = try RPCClient.Endpoint(parsing: listen, allowingAnyPort: true)
-        } catch {
-            throw ValidationError("--listen: \(error.message)")
-        }
+        let runner = try ServiceRunner(service, label: "meshline.registry")
+        let logger = runner.logger
+        let configuration = try runner.serverConfiguration(listen: listen)
         let (store, postgres) = try openStore(logger: logger)
         // The PostgreSQL pool runs beside everything else, until the command returns.
         let pool = Task { await postgres?.run() }
@@ -86,27 +67,13 @@ struct RegistryCommand: AsyncParsableCommand {
         }
         if tenants == nil { logger.warning("no --tenants file: no override key is trusted and no SLA taxonomy is checked") }
 
-        let service = ExportRegistryService(store: store, tenants: directory)
-        var configuration = RPCServer.Configuration()
-        configuration.host = endpoint.host
-        configuration.port = endpoint.port
-        configuration.threads = threads
-        configuration.drainGracePeriod = .seconds(gracePeriod)
-        if tlsCert != nil || tlsKey != nil {
-            guard let tlsCert, let tlsKey else { throw ValidationError("--tls-cert and --tls-key go together") }
-            configuration.tls = TLSSettings(certificateChainFile: tlsCert, privateKeyFile: tlsKey)
-        }
-        let server = RPCServer(configuration: configuration, services: [service], logger: logger)
+        let registry = ExportRegistryService(store: store, tenants: directory)
+        let server = RPCServer(configuration: configuration, services: [registry], logger: logger)
 
         var deliver: (@Sendable (ReportRequest) async throws -> Void)?
         var routerClient: RPCClient?
         if !exceptionRouters.isEmpty {
-            let client: RPCClient
-            do {
-                client = try RPCClient(endpoints: exceptionRouters)
-            } catch {
-                throw ValidationError("--exceptions: \(error.message)")
-            }
+            let client = try runner.client(exceptionRouters, flag: "--exceptions")
             routerClient = client
             deliver = { report in
                 let _: ReportResponse = try await client.unary(ExceptionRouterDescriptor.report, report, timeout: .seconds(5))
@@ -114,11 +81,8 @@ struct RegistryCommand: AsyncParsableCommand {
         } else {
             logger.warning("no --exceptions endpoint: rejections and expiries are kept in the outbox until one is configured")
         }
-        let maintenance = MaintenanceService(maintenance: RegistryMaintenance(service: service, deliver: deliver))
-        try await server.start()
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server), .init(service: maintenance)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let maintenance = MaintenanceService(maintenance: RegistryMaintenance(service: registry, deliver: deliver))
+        try await runner.run(server: server, services: [maintenance])
         await routerClient?.close()
         await store.close()
         logger.info("stopped; storage flushed")

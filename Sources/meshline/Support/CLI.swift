@@ -80,6 +80,9 @@ struct MeshOptions: ParsableArguments {
     @Flag(help: "Print JSON (one document, or one line per streamed event) instead of text.")
     var json = false
 
+    @Option(help: "File holding the API key to call with (or $MESHLINE_API_KEY), when the services require one.")
+    var apiKeyFile: String?
+
     func requireTenant() throws -> String {
         guard let tenant = tenant ?? ProcessInfo.processInfo.environment["MESHLINE_TENANT"], !tenant.isEmpty else {
             throw CLIFailure.badInput("no tenant: pass --tenant TENANT or set MESHLINE_TENANT")
@@ -93,14 +96,24 @@ struct MeshOptions: ParsableArguments {
 
     private func client(_ given: [String], env: String, fallback: String, flag: String) throws -> RPCClient {
         let texts = given.isEmpty ? [ProcessInfo.processInfo.environment[env] ?? fallback] : given
+        let key = try apiKey()
         do {
             var configuration = RPCClient.Configuration(endpoints: try texts.map { text throws(RPCError) in try RPCClient.Endpoint(parsing: text) })
             configuration.defaultTimeout = .milliseconds(Int64(timeout * 1000))
             configuration.connectTimeout = .seconds(3)
+            if let key { configuration.defaultMetadata.add("authorization", "Bearer \(key)") }
             return RPCClient(configuration: configuration)
         } catch {
             throw CLIFailure.badInput("\(flag): \(error.message)")
         }
+    }
+
+    private func apiKey() throws -> String? {
+        if let apiKeyFile {
+            guard let data = FileManager.default.contents(atPath: apiKeyFile) else { throw CLIFailure.badInput("--api-key-file: cannot read \(apiKeyFile)") }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return ProcessInfo.processInfo.environment["MESHLINE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Prints a message as JSON, or as text made by `text`.
