@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "MeshlineRPC", "MeshlineModels", "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -166,6 +167,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "bench/registry/Sources",
+            swiftSettings: strictSettings
+        ),
+        // Bounded mutation fuzzing of protobuf decoding and the HTTP/2 frame path (scripts/fuzz).
+        .executableTarget(
+            name: "meshline-fuzz",
+            dependencies: ["MeshlineModels", "MeshlineHTTP2"],
+            path: "fuzz",
             swiftSettings: strictSettings
         ),
         .executableTarget(
