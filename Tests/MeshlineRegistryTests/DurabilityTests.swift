@@ -110,6 +110,73 @@ import Testing
         #expect(verify.status == 1)
         #expect(verify.output.contains("BROKEN acme/exp-t v1: audit entry 1 does not match its hash"), "\(verify.output)")
     }
+
+    /// A small tmpfs mounted on a fresh directory (root only), so that the disk can really fill up.
+    static func mountSmallDisk(megabytes: Int) -> URL? {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-full-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", directory.path]
+        mount.standardError = FileHandle.nullDevice
+        guard (try? mount.run()) != nil else { return nil }
+        mount.waitUntilExit()
+        return mount.terminationStatus == 0 ? directory : nil
+    }
+
+    static let canMountTmpfs: Bool = {
+        guard let probe = mountSmallDisk(megabytes: 1) else { return false }
+        unmount(probe)
+        return true
+    }()
+
+    static func unmount(_ directory: URL) {
+        let umount = Process()
+        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+        umount.arguments = [directory.path]
+        try? umount.run()
+        umount.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    @Test(.enabled(if: canMountTmpfs, "needs root to mount a small tmpfs"))
+    func aFullDiskGivesAClearErrorAndCorruptsNothing() async throws {
+        let disk = try #require(Self.mountSmallDisk(megabytes: 3))
+        defer { Self.unmount(disk) }
+        let data = disk.appendingPathComponent("data")
+        let registry = try Self.registry(data)
+        // Leave a few hundred kilobytes free.
+        let filler = disk.appendingPathComponent("filler")
+        try Data(count: 2_600_000).write(to: filler)
+        let client = try RPCClient(endpoints: [registry.endpoint])
+        let now = UnixTime.nowMilliseconds()
+        var acknowledged: [String] = []
+        var refusal: RPCError?
+        for index in 0..<500 {
+            do {
+                let _: PublishResponse = try await client.unary(
+                    ExportRegistryDescriptor.publish, PublishRequest(tenantID: "acme", export: TestRegistry.export("exp-\(index)", now: now)))
+                acknowledged.append("exp-\(index)")
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        let error = try #require(refusal, "the disk never filled up")
+        #expect(error.code == .unavailable && error.message.contains("disk is full") && error.message.contains("check free disk space"), "\(error)")
+        #expect(!acknowledged.isEmpty)
+
+        // Room again: the same process takes publishes again, without a restart.
+        try FileManager.default.removeItem(at: filler)
+        let _: PublishResponse = try await client.unary(
+            ExportRegistryDescriptor.publish, PublishRequest(tenantID: "acme", export: TestRegistry.export("exp-after", now: now)))
+        await client.close()
+        #expect(registry.stop() == 0)
+
+        let verify = try await Self.runVerify(data)
+        #expect(verify.status == 0 && verify.output.contains("\(acknowledged.count + 1) versions of \(acknowledged.count + 1) exports, every audit chain intact"), "\(verify.output)")
+    }
+
 }
 
 /// The export ids the registry answered OK, shared with the publishing tasks.
