@@ -6,9 +6,9 @@ import MeshlineRPC
 
 /// Default addresses of the three services, as `meshline dev` starts them.
 enum DefaultEndpoint {
-    static let decision = "127.0.0.1:7000"
+    static let decision = "127.0.0.1:7002"
     static let registry = "127.0.0.1:7001"
-    static let exceptions = "127.0.0.1:7002"
+    static let exceptions = "127.0.0.1:7003"
 }
 
 /// Exit codes scripts can rely on; `meshline --help` lists them.
