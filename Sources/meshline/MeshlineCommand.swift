@@ -21,7 +21,7 @@ struct MeshlineCommand: AsyncParsableCommand {
             """ + ExitStatus.help,
         version: MeshlineVersion.current,
         subcommands: [
-            ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, HealthCommand.self,
+            DevCommand.self, ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, HealthCommand.self,
             ContractCommand.self,
         ]
     )
