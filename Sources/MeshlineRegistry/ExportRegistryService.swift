@@ -117,7 +117,15 @@ public final class ExportRegistryService: RPCService {
             }
             next.state = .published
             next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)", traceID: traceID)
-            return .store(next, sideEffects: AppendSideEffects(idempotency: key.map { ($0, requestHash) }))
+            var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) })
+            // A backorder is an exception from the start: the router opens its case (and tells
+            // the customer) through the same outbox as rejections, so it is never lost.
+            if next.kind == .backorder && state.current?.kind != .backorder {
+                effects.outbox = [ReportRequest(
+                    tenantID: next.tenantID, exportID: next.exportID, exportVersion: next.version, kind: .backorder,
+                    detail: "no warehouse can fill \(next.lines.map { "\($0.quantity)× \($0.sku)" }.joined(separator: ", "))")]
+            }
+            return .store(next, sideEffects: effects)
         })
         if !replayed { notifier.committed() }
         return PublishResponse(export: stored, replayed: replayed)

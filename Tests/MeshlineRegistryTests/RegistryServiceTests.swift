@@ -232,6 +232,30 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
         }
     }
 
+    @Test func aBackorderIsReportedToTheRouterOnceInTheSameTransaction() async throws {
+        try await withRegistry { registry in
+            let router = RecordingRouter()
+            let routerServer = RPCServer(services: [router])
+            let routerClient = try RPCClient(endpoints: ["127.0.0.1:\(try await routerServer.start())"])
+            let maintenance = RegistryMaintenance(service: registry.service, deliver: { report in
+                let _: ReportResponse = try await routerClient.unary(ExceptionRouterDescriptor.report, report)
+            }, clock: { registry.clock.now })
+
+            var backorder = registry.export("exp-bo")
+            backorder.kind = .backorder
+            backorder.intendedAction = "backorder"
+            backorder.warehouseID = ""
+            _ = try await registry.publish(backorder)
+            // Stock arrives: the routing version that supersedes it is not an exception.
+            _ = try await registry.publish(registry.export("exp-bo"), expected: 1)
+            #expect(await maintenance.runOnce() == 1)
+            let reports = router.reports.withLock { $0 }
+            #expect(reports.map(\.kind) == [.backorder] && reports.first?.exportVersion == 1 && reports.first?.detail == "no warehouse can fill 1× SKU-1")
+            await routerClient.close()
+            await routerServer.shutdown()
+        }
+    }
+
     @Test func reportsWaitUntilTheRouterAnswers() async throws {
         try await withRegistry { registry in
             _ = try await registry.publish(registry.export("exp-1"))
