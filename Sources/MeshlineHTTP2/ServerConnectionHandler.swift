@@ -404,16 +404,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             } catch {
                 fail(stream, error)
             }
-        case .unary(let body):
-            stream.task = Task(executorPreference: executor) {
-                let result: Result<[UInt8], RPCError>
-                do {
-                    result = .success(try await TraceContext.$current.withValue(callContext.trace) { try await body(request, callContext) })
-                } catch {
-                    result = .failure(RPCError.from(error))
+        case .unaryWithFastPath(let fast, let slow):
+            do {
+                if let response = try fast(request, callContext) {
+                    respond(stream, message: response)
+                    return
                 }
-                loop.runOnLoop { bound.value.handlerFinished(streamID, result) }
+            } catch {
+                fail(stream, error)
+                return
             }
+            runUnary(stream, slow, request, callContext, executor: executor, bound: bound, loop: loop)
+        case .unary(let body):
+            runUnary(stream, body, request, callContext, executor: executor, bound: bound, loop: loop)
         case .serverStreaming(let body):
             let sink = StreamSink(connection: bound, streamID: streamID)
             stream.task = Task(executorPreference: executor) {
@@ -426,6 +429,22 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
                 }
                 loop.runOnLoop { bound.value.handlerFinished(streamID, result, streaming: true) }
             }
+        }
+    }
+
+    private func runUnary(
+        _ stream: ServerStream, _ body: @escaping @Sendable ([UInt8], ServerCallContext) async throws -> [UInt8], _ request: [UInt8],
+        _ callContext: ServerCallContext, executor: EventLoopTaskExecutor, bound: NIOLoopBound<ServerConnectionHandler>, loop: any EventLoop
+    ) {
+        let streamID = stream.id
+        stream.task = Task(executorPreference: executor) {
+            let result: Result<[UInt8], RPCError>
+            do {
+                result = .success(try await TraceContext.$current.withValue(callContext.trace) { try await body(request, callContext) })
+            } catch {
+                result = .failure(RPCError.from(error))
+            }
+            loop.runOnLoop { bound.value.handlerFinished(streamID, result) }
         }
     }
 

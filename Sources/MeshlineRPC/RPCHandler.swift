@@ -31,6 +31,11 @@ public struct RPCHandler: Sendable {
         case inlineUnary(@Sendable (_ request: [UInt8], _ context: ServerCallContext) throws(RPCError) -> [UInt8])
         /// Runs in a task; returns the one response.
         case unary(@Sendable (_ request: [UInt8], _ context: ServerCallContext) async throws -> [UInt8])
+        /// Tries `fast` inline on the event loop (e.g. a cache hit) and runs `slow` in a
+        /// task only when `fast` returns nil: no task and no thread hop for the common case.
+        case unaryWithFastPath(
+            fast: @Sendable (_ request: [UInt8], _ context: ServerCallContext) throws(RPCError) -> [UInt8]?,
+            slow: @Sendable (_ request: [UInt8], _ context: ServerCallContext) async throws -> [UInt8])
         /// Runs in a task; sends any number of responses.
         case serverStreaming(@Sendable (_ request: [UInt8], _ context: ServerCallContext, _ sink: any ResponseSink) async throws -> Void)
     }
@@ -52,6 +57,22 @@ public struct RPCHandler: Sendable {
         RPCHandler(method: method, body: .unary { bytes, context in
             try await handler(try decodeRequest(bytes, context), context).serializedBytes()
         })
+    }
+
+    /// A unary handler with an inline fast path; see ``Body/unaryWithFastPath(fast:slow:)``.
+    /// `fast` must never block or wait.
+    public static func unary<Request: ProtobufMessage, Response: ProtobufMessage>(
+        _ method: RPCMethod,
+        fast: @escaping @Sendable (Request, ServerCallContext) throws(RPCError) -> Response?,
+        _ slow: @escaping @Sendable (Request, ServerCallContext) async throws -> Response
+    ) -> RPCHandler {
+        RPCHandler(method: method, body: .unaryWithFastPath(
+            fast: { (bytes, context) throws(RPCError) in
+                try fast(try decodeRequest(bytes, context), context)?.serializedBytes()
+            },
+            slow: { bytes, context in
+                try await slow(try decodeRequest(bytes, context), context).serializedBytes()
+            }))
     }
 
     /// A unary handler that runs inline on the event loop; see ``Body/inlineUnary(_:)``.

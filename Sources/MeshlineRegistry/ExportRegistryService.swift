@@ -37,7 +37,9 @@ public final class ExportRegistryService: RPCService {
     public var handlers: [RPCHandler] {
         [
             .unary(ExportRegistryDescriptor.publish) { [self] (request: PublishRequest, context) in try await publish(request, context) },
-            .unary(ExportRegistryDescriptor.get) { [self] (request: GetExportRequest, _) in try await get(request) },
+            .unary(ExportRegistryDescriptor.get, fast: { [self] (request: GetExportRequest, _) throws(RPCError) in try cachedGet(request) }) { [self] (request: GetExportRequest, _) in
+                try await get(request)
+            },
             .unary(ExportRegistryDescriptor.history) { [self] (request: HistoryRequest, _) in try await history(request) },
             .unary(ExportRegistryDescriptor.list) { [self] (request: ListExportsRequest, _) in try await list(request) },
             .serverStreaming(ExportRegistryDescriptor.watch) { [self] (request: WatchRequest, writer: ResponseWriter<WatchEvent>, _) in
@@ -132,6 +134,13 @@ public final class ExportRegistryService: RPCService {
     }
 
     // MARK: Reads
+
+    /// The latest version from the store's cache, answered on the event loop; nil sends the call to ``get(_:)``.
+    func cachedGet(_ request: GetExportRequest) throws(RPCError) -> GetExportResponse? {
+        // A hit means the tenant and id were valid when the export was stored.
+        guard request.version == 0, let export = store.cachedLatest(tenantID: request.tenantID, exportID: request.exportID) else { return nil }
+        return GetExportResponse(export: export)
+    }
 
     func get(_ request: GetExportRequest) async throws(RegistryError) -> GetExportResponse {
         try requireTenant(request.tenantID)

@@ -103,12 +103,21 @@ public struct OutboxItem: Sendable {
 
 /// Durable storage of the registry. An append that returns has been written to
 /// disk; appends that arrive together share one commit (group commit).
+extension RegistryStore {
+    public func cachedLatest(tenantID: String, exportID: String) -> Export? { nil }
+}
+
 public protocol RegistryStore: Sendable {
     /// Reads what `request` asks for, decides, and stores the outcome atomically.
     func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool)
 
     /// One version (nil: the latest) of an export of the tenant.
     func export(tenantID: String, exportID: String, version: Int64?) async throws(RegistryError) -> Export?
+
+    /// The latest version if the store knows it without I/O, else nil (then ask ``export``).
+    /// Only a store that is its database's sole writer may answer: otherwise another
+    /// replica's newer version would be missed.
+    func cachedLatest(tenantID: String, exportID: String) -> Export?
     /// Every version of an export, oldest first.
     func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export]
     /// Latest versions matching `filter`, ordered by export id, after `cursor` (an export id).

@@ -13,6 +13,9 @@ public final class SQLiteRegistryStore: RegistryStore {
     private let pool: DatabasePool
     private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
     private let clock: @Sendable () -> Int64
+    /// The latest versions written recently, so that Gets under load skip the database.
+    /// This process is the file's only writer (the store is not shared), so the cache is exact.
+    private let recent = RecentExports(capacity: 10_000)
 
     private struct Job: Sendable {
         let request: AppendRequest
@@ -146,6 +149,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             return
         }
         for (job, result) in zip(jobs, results) {
+            if case .success(let stored) = result, !stored.replayed { recent.put(stored.export) }
             job.continuation.resume(with: result.mapError { $0 as any Error })
         }
     }
@@ -278,6 +282,10 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
+    public func cachedLatest(tenantID: String, exportID: String) -> Export? {
+        recent.get(tenantID: tenantID, exportID: exportID)
+    }
+
     public func export(tenantID: String, exportID: String, version: Int64?) async throws(RegistryError) -> Export? {
         try await read { db in
             if let version { return try Self.versionBody(db, tenantID: tenantID, exportID: exportID, version: version) }
@@ -375,3 +383,42 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 }
 
+
+/// A bounded map of the latest export versions, oldest entry out first.
+final class RecentExports: Sendable {
+    private struct Key: Hashable {
+        let tenantID: String
+        let exportID: String
+    }
+
+    private struct State {
+        var exports: [Key: Export] = [:]
+        var order: [Key] = []
+        var oldest = 0
+    }
+
+    private let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func put(_ export: Export) {
+        let key = Key(tenantID: export.tenantID, exportID: export.exportID)
+        state.withLock { state in
+            if state.exports.updateValue(export, forKey: key) != nil { return }
+            if state.order.count < capacity {
+                state.order.append(key)
+            } else {
+                state.exports.removeValue(forKey: state.order[state.oldest])
+                state.order[state.oldest] = key
+                state.oldest = (state.oldest + 1) % capacity
+            }
+        }
+    }
+
+    func get(tenantID: String, exportID: String) -> Export? {
+        state.withLock { $0.exports[Key(tenantID: tenantID, exportID: exportID)] }
+    }
+}
