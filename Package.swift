@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
         .executable(name: "meshline-registry", targets: ["meshline-registry"]),
+        .executable(name: "meshline-exceptions", targets: ["meshline-exceptions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -86,6 +87,19 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // The exception router: cases, retries, human queues, backorders, notifications.
+        .target(
+            name: "MeshlineExceptions",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
         // The Echo test service, served by transport tests and benchmarks.
         .target(
             name: "MeshlineEcho",
@@ -113,6 +127,19 @@ let package = Package(
             exclude: ["tenants.example.json"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "meshline-exceptions",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/exceptions",
+            exclude: ["policy.example.json"],
+            swiftSettings: strictSettings
+        ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.
         .executableTarget(
             name: "meshline-bench-models",
@@ -138,6 +165,14 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "bench/registry/Sources",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-bench-exceptions",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+            ],
+            path: "bench/exceptions/Sources",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -170,6 +205,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineExceptionsTests",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strictSettings
         ),
