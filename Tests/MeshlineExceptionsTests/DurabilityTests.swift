@@ -1,0 +1,69 @@
+import Foundation
+import MeshlineExceptions
+import MeshlineModels
+import MeshlineRPC
+import Testing
+
+@Suite(.serialized) struct DurabilityTests {
+    @Test func aRestartInTheMiddleOfABackoffStillRetriesOnTime() async throws {
+        try await withMesh { mesh in
+            let path = mesh.directory.appendingPathComponent("restart.sqlite").path
+            var router = try await mesh.router(path: path)
+            _ = try await mesh.publish(mesh.export("exp-r"))
+            _ = try await mesh.reject("exp-r", reason: .capacity)
+            await mesh.deliverReports(to: router)
+            let retrying = try await router.onlyCase("exp-r")
+            #expect(retrying.state == .retrying && retrying.attempts == 0)
+            let due = retrying.nextAttemptAtUnixMs
+            #expect(due > mesh.clock.now && due <= mesh.clock.now + 10_000)
+
+            // Half-way through the backoff the router stops; a new one opens the same database.
+            mesh.clock.advance(by: (due - mesh.clock.now) / 2)
+            await router.stop()
+            router = try await mesh.router(path: path)
+            mesh.clock.advance(by: due - mesh.clock.now - 1)
+            #expect(await router.scheduler.runOnce() == 0)
+            mesh.clock.advance(by: 1)
+            #expect(await router.scheduler.runOnce() == 1)
+            // The retry ran at its due time. The decision service is down in this test,
+            // so the retry is not counted and is scheduled again: never lost.
+            let after = try await router.onlyCase("exp-r")
+            let fired = try #require(after.history.last)
+            #expect(fired.atUnixMs == due && fired.change.contains("the decision service did not answer (UNAVAILABLE)"))
+            #expect(after.state == .retrying && after.attempts == 0 && after.nextAttemptAtUnixMs > due)
+            await router.stop()
+        }
+    }
+
+    @Test func twoRoutersOnOnePostgresDatabaseWorkEachCaseOnce() async throws {
+        try await withMesh { mesh in
+            try await withPostgresSchema { make in
+                let first = try make()
+                try await first.migrate()
+                let second = try make()
+                let routerA = try await TestRouter(mesh: mesh, store: first, decision: nil, policy: TestMesh.policy())
+                let routerB = try await TestRouter(mesh: mesh, store: second, decision: nil, policy: TestMesh.policy())
+                let count = 40
+                for index in 0..<count {
+                    _ = try await mesh.publish(mesh.export("exp-\(index)", path: .humanQueue))
+                    _ = try await mesh.reject("exp-\(index)", reason: .capacity)
+                }
+                // Reports go to both replicas alike.
+                await mesh.deliverReports(to: routerA)
+                #expect(try await routerB.list(pageSize: 1000).cases.count == count)
+                mesh.clock.advance(by: 10 * minute)
+                async let workedA = routerA.scheduler.runOnce()
+                async let workedB = routerB.scheduler.runOnce()
+                let (a, b) = await (workedA, workedB)
+                let again = await routerA.scheduler.runOnce() + (await routerB.scheduler.runOnce())
+                #expect(a + b == count && again == 0)
+                let cases = try await routerB.list(pageSize: 1000).cases
+                #expect(cases.allSatisfy { $0.escalationLevel == 2 && $0.history.filter { $0.change.hasPrefix("escalated") }.count == 1 })
+                let raised = try await routerA.notifications(count: 2 * count + 1).filter { $0.notificationID.hasSuffix("escalation-2") }
+                #expect(raised.count == count)
+                await routerA.stop()
+                await routerB.stop()
+            }
+        }
+    }
+}
