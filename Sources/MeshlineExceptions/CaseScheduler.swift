@@ -86,22 +86,22 @@ public struct CaseScheduler: Sendable {
         }
     }
 
-    /// Stores the outcome of working `leased`, unless the case changed meanwhile in a
-    /// way that makes the work moot (resolved, claimed, or leased by someone else).
+    /// Stores the outcome of working `leased`, unless the case changed meanwhile: its
+    /// timer was cleared or moved (resolved, claimed, released) or another scheduler
+    /// holds it now. Either way this lease ends.
     private func store(
         _ leased: CaseRecord, _ outcome: @escaping @Sendable (CaseRules, inout CaseRecord, Int64) -> [NotificationEvent]
     ) async throws(ExceptionError) {
         let rules = service.rules
         let owner = self.owner
         let now = service.clock()
-        let expected = leased.exceptionCase.state
         _ = try await service.store.update(tenantID: leased.exceptionCase.tenantID, caseID: leased.exceptionCase.caseID) {
             (current: CaseRecord) throws(ExceptionError) -> CaseChange? in
             guard current.lease?.owner == owner else { return nil }
             var record = current
             record.lease = nil
             var notifications: [NotificationEvent] = []
-            if current.exceptionCase.state == expected, current.timer?.kind == leased.timer?.kind {
+            if current.timer == leased.timer {
                 notifications = outcome(rules, &record, now)
             }
             return CaseChange(record: record, notifications: notifications)

@@ -122,7 +122,8 @@ public protocol CaseStore: Sendable {
     /// Leases up to `limit` cases whose timer is due by `now` and that nobody holds,
     /// to `owner` until `until`; with several routers, each due case goes to one.
     func leaseDue(now: Int64, until: Int64, owner: String, limit: Int) async throws(ExceptionError) -> [CaseRecord]
-    /// When the soonest timer is due, if any.
+    /// When the soonest timer can be worked, if any: its due time, or for a leased
+    /// case the end of the lease.
     func nextTimerAt() async throws(ExceptionError) -> Int64?
     /// The tenant's notifications stored after `sequence`, oldest first, each with its cursor set.
     func notifications(tenantID: String, after sequence: Int64, limit: Int) async throws(ExceptionError) -> [NotificationEvent]

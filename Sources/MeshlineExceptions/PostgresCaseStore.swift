@@ -227,7 +227,7 @@ public final class PostgresCaseStore: CaseStore {
 
     public func nextTimerAt() async throws(ExceptionError) -> Int64? {
         try await perform { connection in
-            for try await value in try await connection.query("SELECT MIN(timer_at) FROM cases WHERE timer_at IS NOT NULL", logger: self.logger).decode(Int64?.self) {
+            for try await value in try await connection.query("SELECT MIN(GREATEST(timer_at, lease_until)) FROM cases WHERE timer_at IS NOT NULL", logger: self.logger).decode(Int64?.self) {
                 return value
             }
             return nil

@@ -195,7 +195,7 @@ public final class SQLiteCaseStore: CaseStore {
     }
 
     public func nextTimerAt() async throws(ExceptionError) -> Int64? {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT MIN(timer_at) FROM cases WHERE timer_at IS NOT NULL") }
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MIN(MAX(timer_at, lease_until)) FROM cases WHERE timer_at IS NOT NULL") }
     }
 
     public func notifications(tenantID: String, after sequence: Int64, limit: Int) async throws(ExceptionError) -> [NotificationEvent] {

@@ -99,6 +99,8 @@ import Testing
             #expect(notices.first?.expectedAtUnixMs == restock && notices.first?.message == "backorder: new expected ship date 2025-12-02")
             #expect(notices.first?.recipients.map(\.contactID) == ["customer-crm"])
 
+            // A human may hold the case meanwhile; stock arriving still resolves it.
+            #expect(try await router.claim(opened.caseID, by: "merchant:acme-ops").state == .claimed)
             // Stock arrives: a routing version supersedes the backorder (what the decision service publishes).
             var routing = mesh.export("exp-bo")
             routing.orderID = backorder.orderID
