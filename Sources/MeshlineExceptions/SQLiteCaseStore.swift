@@ -1,13 +1,25 @@
 import Foundation
 import GRDB
 public import MeshlineModels
+import Synchronization
 
 /// The embedded default storage: one SQLite file in WAL mode with
 /// `synchronous = FULL`, so every change is on disk before it is answered.
 /// SQLite runs one write transaction at a time, which is what makes a lease of
 /// due cases exclusive within this (single-machine) router.
+///
+/// Changes that arrive while a commit runs go into the next transaction together,
+/// each in its own savepoint (group commit, as in the registry): when a scheduler
+/// round fires dozens of timers, one fsync covers them, and a refused change
+/// never undoes another.
 public final class SQLiteCaseStore: CaseStore {
     private let pool: DatabasePool
+    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+
+    private struct Job: Sendable {
+        let apply: @Sendable (Database) throws -> any Sendable
+        let continuation: CheckedContinuation<any Sendable, any Error>
+    }
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(ExceptionError) {
@@ -127,10 +139,71 @@ public final class SQLiteCaseStore: CaseStore {
         }
     }
 
+    /// Runs `apply` in the next group commit; returns once it is on disk.
+    private func grouped<T: Sendable>(_ apply: @escaping @Sendable (Database) throws -> T) async throws(ExceptionError) -> T {
+        let value: any Sendable
+        do {
+            value = try await withCheckedThrowingContinuation { continuation in
+                let start = queue.withLock { state -> Bool in
+                    state.jobs.append(Job(apply: { try apply($0) }, continuation: continuation))
+                    if state.running { return false }
+                    state.running = true
+                    return true
+                }
+                if start { Task { await self.commitLoop() } }
+            }
+        } catch let error as ExceptionError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+        guard let typed = value as? T else { throw .storage("a change returned \(type(of: value)), not \(T.self)") }
+        return typed
+    }
+
+    /// Commits queued changes batch by batch until the queue is empty.
+    private func commitLoop() async {
+        while true {
+            let jobs: [Job] = queue.withLock { state in
+                defer { state.jobs.removeAll() }
+                if state.jobs.isEmpty { state.running = false }
+                return state.jobs
+            }
+            if jobs.isEmpty { return }
+            let results: [Result<any Sendable, any Error>]
+            do {
+                results = try await pool.write { db in
+                    jobs.map { job in
+                        var result: Result<any Sendable, any Error> = .failure(ExceptionError.storage("not applied"))
+                        do {
+                            try db.inSavepoint {
+                                do {
+                                    result = .success(try job.apply(db))
+                                    return .commit
+                                } catch {
+                                    result = .failure(error)
+                                    return .rollback
+                                }
+                            }
+                        } catch {
+                            result = .failure(error)
+                        }
+                        return result
+                    }
+                }
+            } catch {
+                let failure = ExceptionError.storage("the commit failed: \(error); check free disk space and permissions of the data directory")
+                for job in jobs { job.continuation.resume(throwing: failure) }
+                continue
+            }
+            for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
+        }
+    }
+
     // MARK: CaseStore
 
     public func open(_ change: CaseChange) async throws(ExceptionError) -> (record: CaseRecord, duplicate: Bool) {
-        try await write { db in
+        try await grouped { db in
             let exceptionCase = change.record.exceptionCase
             if let existing = try Self.fetch(
                 db, "tenant_id = ? AND export_id = ? AND export_version = ?", [exceptionCase.tenantID, exceptionCase.exportID, exceptionCase.exportVersion]
@@ -158,7 +231,7 @@ public final class SQLiteCaseStore: CaseStore {
     public func update(
         tenantID: String, caseID: String, _ decide: @escaping @Sendable (CaseRecord) throws(ExceptionError) -> CaseChange?
     ) async throws(ExceptionError) -> CaseRecord {
-        try await write { db in
+        try await grouped { db in
             guard let current = try Self.fetch(db, "case_id = ? AND tenant_id = ?", [caseID, tenantID]).first else {
                 throw ExceptionError.caseNotFound(caseID: caseID)
             }
@@ -210,6 +283,8 @@ public final class SQLiteCaseStore: CaseStore {
     }
 
     public func close() async {
+        // Wait for queued changes, then checkpoint the WAL into the main file.
+        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? pool.close()
     }
