@@ -124,7 +124,7 @@ extension RouterPolicy {
             throw .invalidRequest(field: "policy", reason: "is not a valid policy file: \(error)")
         }
         self.init()
-        defaults = try file.section(over: PolicySection(), path: "policy")
+        defaults = try file.defaults.section(over: PolicySection(), path: "policy")
         for (tenant, section) in file.tenants ?? [:] {
             tenants[tenant] = try section.section(over: defaults, path: "policy.tenants.\(tenant)")
         }
@@ -210,17 +210,24 @@ private struct SectionFile: Decodable {
     }
 }
 
+/// The file: a section of defaults at the top level, beside the tenants and queues.
 private struct PolicyFile: Decodable {
-    var retry: RuleFile?
-    var reasons: [String: RuleFile]?
-    var neverRetry: [String]?
-    var escalationDelaysMs: [Int64]?
+    var defaults: SectionFile
     var tenants: [String: SectionFile]?
     var backorderQueue: String?
     var backorderPollIntervalMs: Int64?
     var defaultQueue: String?
 
-    func section(over base: PolicySection, path: String) throws(ExceptionError) -> PolicySection {
-        try SectionFile(retry: retry, reasons: reasons, neverRetry: neverRetry, escalationDelaysMs: escalationDelaysMs).section(over: base, path: path)
+    private enum CodingKeys: String, CodingKey {
+        case tenants, backorderQueue, backorderPollIntervalMs, defaultQueue
+    }
+
+    init(from decoder: any Decoder) throws {
+        defaults = try SectionFile(from: decoder)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tenants = try container.decodeIfPresent([String: SectionFile].self, forKey: .tenants)
+        backorderQueue = try container.decodeIfPresent(String.self, forKey: .backorderQueue)
+        backorderPollIntervalMs = try container.decodeIfPresent(Int64.self, forKey: .backorderPollIntervalMs)
+        defaultQueue = try container.decodeIfPresent(String.self, forKey: .defaultQueue)
     }
 }

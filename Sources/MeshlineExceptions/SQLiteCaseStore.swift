@@ -129,16 +129,6 @@ public final class SQLiteCaseStore: CaseStore {
         }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ExceptionError) -> T {
-        do {
-            return try await pool.write(body)
-        } catch let error as ExceptionError {
-            throw error
-        } catch {
-            throw .storage("the commit failed: \(error); check free disk space and permissions of the data directory")
-        }
-    }
-
     /// Runs `apply` in the next group commit; returns once it is on disk.
     private func grouped<T: Sendable>(_ apply: @escaping @Sendable (Database) throws -> T) async throws(ExceptionError) -> T {
         let value: any Sendable
@@ -255,7 +245,7 @@ public final class SQLiteCaseStore: CaseStore {
     }
 
     public func leaseDue(now: Int64, until: Int64, owner: String, limit: Int) async throws(ExceptionError) -> [CaseRecord] {
-        try await write { db in
+        try await grouped { db in
             let due = try Self.fetch(db, "timer_at <= ? AND lease_until <= ? ORDER BY timer_at LIMIT ?", [now, now, limit])
             let statement = try db.cachedStatement(sql: "UPDATE cases SET lease_owner = ?, lease_until = ? WHERE case_id = ?")
             return try due.map { record in

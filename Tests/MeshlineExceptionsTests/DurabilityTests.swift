@@ -9,10 +9,7 @@ import Testing
         try await withMesh { mesh in
             let path = mesh.directory.appendingPathComponent("restart.sqlite").path
             var router = try await mesh.router(path: path)
-            _ = try await mesh.publish(mesh.export("exp-r"))
-            _ = try await mesh.reject("exp-r", reason: .capacity)
-            await mesh.deliverReports(to: router)
-            let retrying = try await router.onlyCase("exp-r")
+            let retrying = try await mesh.openCase(mesh.export("exp-r"), reason: .capacity, on: router)
             #expect(retrying.state == .retrying && retrying.attempts == 0)
             let due = retrying.nextAttemptAtUnixMs
             #expect(due > mesh.clock.now && due <= mesh.clock.now + 10_000)

@@ -9,10 +9,7 @@ import Testing
     @Test func anotherTenantsCaseDoesNotExistForThem() async throws {
         try await withMesh { mesh in
             let router = try await mesh.router()
-            _ = try await mesh.publish(mesh.export("exp-t", path: .humanQueue))
-            _ = try await mesh.reject("exp-t", reason: .capacity)
-            await mesh.deliverReports(to: router)
-            let caseID = try await router.onlyCase("exp-t").caseID
+            let caseID = try await mesh.openCase(mesh.export("exp-t", path: .humanQueue), reason: .capacity, on: router).caseID
             let other = TestMesh.otherTenant
             await #expect { _ = try await router.claim(caseID, by: "agency:mallory", tenant: other) } throws: { code($0) == .notFound }
             await #expect { _ = try await router.resolve(caseID, Resolution(kind: .cancelled, reason: "x"), by: "agency:mallory", tenant: other) } throws: { code($0) == .notFound }

@@ -31,10 +31,7 @@ import Testing
     @Test func aReasonThatIsNeverRetriedEscalatesAtOnce() async throws {
         try await withMesh { mesh in
             let router = try await mesh.router()
-            _ = try await mesh.publish(mesh.export("exp-addr", queue: "address-desk"))
-            _ = try await mesh.reject("exp-addr", reason: .incorrectAddress)
-            await mesh.deliverReports(to: router)
-            let queued = try await router.onlyCase("exp-addr")
+            let queued = try await mesh.openCase(mesh.export("exp-addr", queue: "address-desk"), reason: .incorrectAddress, on: router)
             #expect(queued.state == .queued && queued.queue == "address-desk" && queued.escalationLevel == 1 && queued.attempts == 0)
             #expect(queued.dueAtUnixMs == mesh.clock.now + 10 * minute)
             #expect(queued.history.last?.change.contains("REJECTION_REASON_INCORRECT_ADDRESS is never retried") == true)
@@ -49,10 +46,7 @@ import Testing
         try await withMesh { mesh in
             // The first retry waits up to 2 hours; the export must ship within 1.
             let router = try await mesh.router(policy: TestMesh.policy { $0.defaults.retry.initialIntervalMs = 2 * hour; $0.defaults.retry.maximumIntervalMs = 2 * hour; $0.defaults.retry.jitter = false })
-            _ = try await mesh.publish(mesh.export("exp-late", shipBy: mesh.clock.now + hour))
-            _ = try await mesh.reject("exp-late", reason: .capacity)
-            await mesh.deliverReports(to: router)
-            let queued = try await router.onlyCase("exp-late")
+            let queued = try await mesh.openCase(mesh.export("exp-late", shipBy: mesh.clock.now + hour), reason: .capacity, on: router)
             #expect(queued.state == .queued && queued.queue == "agency-ops" && queued.attempts == 0)
             #expect(queued.history.last?.change.contains("could not ship by") == true)
             await router.stop()
@@ -62,10 +56,7 @@ import Testing
     @Test func anUnclaimedCaseEscalatesLevelByLevel() async throws {
         try await withMesh { mesh in
             let router = try await mesh.router()
-            _ = try await mesh.publish(mesh.export("exp-h", path: .humanQueue, queue: "agency-ops"))
-            _ = try await mesh.reject("exp-h", reason: .capacity)
-            await mesh.deliverReports(to: router)
-            var current = try await router.onlyCase("exp-h")
+            var current = try await mesh.openCase(mesh.export("exp-h", path: .humanQueue, queue: "agency-ops"), reason: .capacity, on: router)
             #expect(current.state == .queued && current.escalationLevel == 1)
             let opened = mesh.clock.now
 
@@ -96,10 +87,7 @@ import Testing
     @Test func claimReleaseAndResolveAreRecordedOnTheHistory() async throws {
         try await withMesh { mesh in
             let router = try await mesh.router()
-            _ = try await mesh.publish(mesh.export("exp-c", path: .autoEscalateToAgency))
-            _ = try await mesh.reject("exp-c", reason: .outOfStock)
-            await mesh.deliverReports(to: router)
-            let caseID = try await router.onlyCase("exp-c").caseID
+            let caseID = try await mesh.openCase(mesh.export("exp-c", path: .autoEscalateToAgency), reason: .outOfStock, on: router).caseID
 
             let claimed = try await router.claim(caseID, by: "agency:alice")
             #expect(claimed.state == .claimed && claimed.claimedBy == "agency:alice")

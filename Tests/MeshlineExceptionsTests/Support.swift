@@ -103,6 +103,15 @@ final class TestMesh: Sendable {
         return response.export!
     }
 
+    /// Publishes `export`, has the warehouse reject it, and lets the registry report
+    /// that to `router`; returns the case the router opened.
+    func openCase(_ export: Export, reason: RejectionReason, on router: TestRouter) async throws -> ExceptionCase {
+        _ = try await publish(export)
+        _ = try await reject(export.exportID, reason: reason)
+        #expect(await deliverReports(to: router) == 1)
+        return try await router.onlyCase(export.exportID)
+    }
+
     /// The registry's outbox delivered to `router` over the wire, as `meshline-registry --exceptions` does.
     @discardableResult
     func deliverReports(to router: TestRouter) async -> Int {
