@@ -134,7 +134,16 @@ public struct CaseScheduler: Sendable {
                     return rules.scheduleRetry(&record, at: now, why: "retry \(record.exceptionCase.attempts) published nothing")
                 }
                 if published.kind == .backorder {
-                    return rules.awaitStock(&record, version: published.version, expectedRestock: 0, at: now, why: "retry \(record.exceptionCase.attempts) found no warehouse: backorder v\(published.version)")
+                    // Out of stock everywhere: wait for stock. Refused for any other reason by
+                    // every warehouse that could take it: a backorder would wait for stock that
+                    // exists, so a human decides.
+                    guard c.kind == .expiry || c.reason == .outOfStock else {
+                        record.export.version = published.version
+                        return rules.enqueue(
+                            &record, at: now,
+                            why: "every warehouse that could take it refused it (\(c.rejectedBy.joined(separator: ", "))); re-evaluation could only backorder it as v\(published.version)")
+                    }
+                    return rules.awaitStock(&record, version: published.version, expectedRestock: 0, at: now, why: "retry \(record.exceptionCase.attempts) found no warehouse with stock: backorder v\(published.version)")
                 }
                 let target = published.warehouseID.isEmpty ? published.intendedAction : published.warehouseID
                 return rules.resolve(
