@@ -147,6 +147,7 @@ enum Cursor {
     }
 
     static func pagePosition(_ token: String) -> QueuePosition? {
+        guard token.utf8.count <= 256 else { return nil }
         let parts = token.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "q", let key = Int64(parts[1], radix: 36), !parts[2].isEmpty else { return nil }
         return QueuePosition(dueKey: key, caseID: String(parts[2]))
