@@ -91,7 +91,7 @@ struct CaseRules: Sendable {
         guard Int(c.attempts) < rule.maximumAttempts else {
             return enqueue(&record, at: now, why: "\(why); retries exhausted after \(c.attempts) of \(rule.maximumAttempts)")
         }
-        let next = now + policy.retryDelay(rule: rule, caseID: c.caseID, attempt: Int(c.attempts) + 1)
+        let next = now + policy.retryDelay(rule: rule, caseID: c.caseID, attempt: Int(c.attempts + record.unanswered) + 1)
         if let shipBy = record.export.sla?.shipByUnixMs, shipBy > 0, next > shipBy - rule.shipByMarginMs {
             return enqueue(&record, at: now, why: "\(why); a retry at \(next) could not ship by \(shipBy)")
         }

@@ -112,20 +112,26 @@ public struct CaseScheduler: Sendable {
 
     private func retry(_ leased: CaseRecord) async throws(ExceptionError) {
         let c = leased.exceptionCase
-        guard let decision = service.decision else {
-            try await store(leased) { rules, record, now in rules.scheduleRetry(&record, at: now, why: "no decision service is configured") }
-            return
-        }
         let request = ReevaluateRequest(
             tenantID: c.tenantID, exportID: c.exportID, baseVersion: leased.export.version, excludeWarehouses: c.rejectedBy,
             cause: c.kind == .expiry ? .expiry : .rejection, detail: "exception router, case \(c.caseID), retry \(c.attempts + 1)")
         let outcome: Result<ReevaluateResponse, RPCError>
-        do {
-            outcome = .success(try await decision.unary(DecisionServiceDescriptor.reevaluate, request, timeout: service.configuration.dependencyTimeout))
-        } catch {
-            outcome = .failure(error)
+        if let decision = service.decision {
+            do {
+                outcome = .success(try await decision.unary(DecisionServiceDescriptor.reevaluate, request, timeout: service.configuration.dependencyTimeout))
+            } catch {
+                outcome = .failure(error)
+            }
+        } else {
+            outcome = .failure(RPCError(code: .unavailable, message: "no decision service is configured"))
         }
         try await store(leased) { rules, record, now in
+            if case .failure(let error) = outcome, Self.transient.contains(error.code) {
+                // Not an attempt: the decision service never saw it. Never lost: tried again later.
+                record.unanswered += 1
+                return rules.scheduleRetry(&record, at: now, why: "the decision service did not answer (\(error.code)); retrying later")
+            }
+            record.unanswered = 0
             switch outcome {
             case .success(let response):
                 record.exceptionCase.attempts += 1
@@ -149,9 +155,6 @@ public struct CaseScheduler: Sendable {
                 return rules.resolve(
                     &record, Resolution(kind: .retried, reason: "\(published.exportID)@\(published.version) routes to \(target)"),
                     actor: CaseRules.serviceActor, at: now)
-            case .failure(let error) where Self.transient.contains(error.code):
-                // Not an attempt: the decision service never saw it. Never lost: tried again later.
-                return rules.scheduleRetry(&record, at: now, why: "the decision service did not answer (\(error.code)); retrying later")
             case .failure(let error) where Self.final.contains(error.code):
                 record.exceptionCase.attempts += 1
                 return rules.enqueue(&record, at: now, why: "the decision service cannot re-decide it: \(error.code): \(error.message)")

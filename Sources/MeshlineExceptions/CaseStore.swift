@@ -41,12 +41,17 @@ public struct CaseRecord: Sendable, Equatable {
     public var export: Export
     public var timer: CaseTimer?
     public var lease: Lease?
+    /// Retries in a row the decision service did not answer. They are not attempts
+    /// (it decided nothing), but the backoff grows with them, so a decision service
+    /// that is down is not hammered.
+    public var unanswered: Int32
 
-    public init(exceptionCase: ExceptionCase, export: Export, timer: CaseTimer? = nil, lease: Lease? = nil) {
+    public init(exceptionCase: ExceptionCase, export: Export, timer: CaseTimer? = nil, lease: Lease? = nil, unanswered: Int32 = 0) {
         self.exceptionCase = exceptionCase
         self.export = export
         self.timer = timer
         self.lease = lease
+        self.unanswered = unanswered
     }
 
     /// The position of the case in ListQueue: soonest due first.

@@ -58,7 +58,7 @@ public final class PostgresCaseStore: CaseStore {
         CREATE TABLE IF NOT EXISTS cases (
             case_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, export_version BIGINT NOT NULL,
             state INTEGER NOT NULL, queue TEXT NOT NULL, due_key BIGINT NOT NULL, timer_kind INTEGER, timer_at BIGINT,
-            lease_owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0, body BYTEA NOT NULL, export BYTEA NOT NULL,
+            lease_owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0, unanswered INTEGER NOT NULL DEFAULT 0, body BYTEA NOT NULL, export BYTEA NOT NULL,
             UNIQUE (tenant_id, export_id, export_version))
         """,
         "CREATE INDEX IF NOT EXISTS cases_timer ON cases (timer_at) WHERE timer_at IS NOT NULL",
@@ -86,17 +86,17 @@ public final class PostgresCaseStore: CaseStore {
         }
     }
 
-    private static let columns = "body, export, timer_kind, timer_at, lease_owner, lease_until"
+    private static let columns = "body, export, timer_kind, timer_at, lease_owner, lease_until, unanswered"
 
     private func fetch(_ query: PostgresQuery, _ connection: PostgresConnection) async throws -> [CaseRecord] {
         var records: [CaseRecord] = []
         let rows = try await connection.query(query, logger: logger)
-        for try await (body, export, kind, at, owner, until) in rows.decode((ByteBuffer, ByteBuffer, Int32?, Int64?, String?, Int64).self) {
+        for try await (body, export, kind, at, owner, until, unanswered) in rows.decode((ByteBuffer, ByteBuffer, Int32?, Int64?, String?, Int64, Int32).self) {
             do {
                 let timer = kind.flatMap(TimerKind.init(rawValue:)).map { CaseTimer(kind: $0, at: at ?? 0) }
                 records.append(CaseRecord(
                     exceptionCase: try ExceptionCase(serializedBytes: body.readableBytesView), export: try Export(serializedBytes: export.readableBytesView),
-                    timer: timer, lease: owner.map { Lease(owner: $0, until: until) }))
+                    timer: timer, lease: owner.map { Lease(owner: $0, until: until) }, unanswered: unanswered))
             } catch {
                 throw ExceptionError.storage("a stored case does not decode (\(error))")
             }
@@ -118,8 +118,8 @@ public final class PostgresCaseStore: CaseStore {
         if insert {
             let inserted = try await connection.query(
                 """
-                INSERT INTO cases (case_id, tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, body, export)
-                VALUES (\(c.caseID), \(c.tenantID), \(c.exportID), \(c.exportVersion), \(state), \(c.queue), \(dueKey), \(kind), \(at), \(owner), \(until), \(body), \(export))
+                INSERT INTO cases (case_id, tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export)
+                VALUES (\(c.caseID), \(c.tenantID), \(c.exportID), \(c.exportVersion), \(state), \(c.queue), \(dueKey), \(kind), \(at), \(owner), \(until), \(record.unanswered), \(body), \(export))
                 ON CONFLICT (tenant_id, export_id, export_version) DO NOTHING RETURNING case_id
                 """, logger: logger
             ).collect()
@@ -128,7 +128,7 @@ public final class PostgresCaseStore: CaseStore {
             try await connection.query(
                 """
                 UPDATE cases SET state = \(state), queue = \(c.queue), due_key = \(dueKey), timer_kind = \(kind), timer_at = \(at),
-                    lease_owner = \(owner), lease_until = \(until), body = \(body), export = \(export)
+                    lease_owner = \(owner), lease_until = \(until), unanswered = \(record.unanswered), body = \(body), export = \(export)
                 WHERE case_id = \(c.caseID)
                 """, logger: logger)
         }
@@ -153,7 +153,7 @@ public final class PostgresCaseStore: CaseStore {
         return try await perform { connection in
             if try await self.write(change, insert: true, connection) { return (change.record, false) }
             let existing = try await self.fetch(
-                "SELECT body, export, timer_kind, timer_at, lease_owner, lease_until FROM cases WHERE tenant_id = \(c.tenantID) AND export_id = \(c.exportID) AND export_version = \(c.exportVersion)",
+                "SELECT \(unescaped: Self.columns) FROM cases WHERE tenant_id = \(c.tenantID) AND export_id = \(c.exportID) AND export_version = \(c.exportVersion)",
                 connection)
             guard let record = existing.first else { throw ExceptionError.storage("the case of \(c.exportID)@\(c.exportVersion) vanished") }
             return (record, true)
@@ -162,7 +162,7 @@ public final class PostgresCaseStore: CaseStore {
 
     public func record(tenantID: String, caseID: String) async throws(ExceptionError) -> CaseRecord? {
         try await perform { connection in
-            try await self.fetch("SELECT body, export, timer_kind, timer_at, lease_owner, lease_until FROM cases WHERE case_id = \(caseID) AND tenant_id = \(tenantID)", connection).first
+            try await self.fetch("SELECT \(unescaped: Self.columns) FROM cases WHERE case_id = \(caseID) AND tenant_id = \(tenantID)", connection).first
         }
     }
 
@@ -170,7 +170,7 @@ public final class PostgresCaseStore: CaseStore {
         try await perform { connection in
             try await self.fetch(
                 """
-                SELECT body, export, timer_kind, timer_at, lease_owner, lease_until FROM cases
+                SELECT \(unescaped: Self.columns) FROM cases
                 WHERE tenant_id = \(tenantID) AND export_id = \(exportID) AND (\(version)::BIGINT IS NULL OR export_version = \(version))
                 ORDER BY export_version DESC LIMIT 1
                 """, connection
@@ -183,7 +183,7 @@ public final class PostgresCaseStore: CaseStore {
     ) async throws(ExceptionError) -> CaseRecord {
         try await perform { connection in
             guard let current = try await self.fetch(
-                "SELECT body, export, timer_kind, timer_at, lease_owner, lease_until FROM cases WHERE case_id = \(caseID) AND tenant_id = \(tenantID) FOR UPDATE",
+                "SELECT \(unescaped: Self.columns) FROM cases WHERE case_id = \(caseID) AND tenant_id = \(tenantID) FOR UPDATE",
                 connection
             ).first else {
                 throw ExceptionError.caseNotFound(caseID: caseID)
@@ -202,7 +202,7 @@ public final class PostgresCaseStore: CaseStore {
         return try await perform { connection in
             try await self.fetch(
                 """
-                SELECT body, export, timer_kind, timer_at, lease_owner, lease_until FROM cases
+                SELECT \(unescaped: Self.columns) FROM cases
                 WHERE tenant_id = \(filter.tenantID)
                   AND (\(filter.queue)::TEXT IS NULL OR queue = \(filter.queue))
                   AND (\(state)::INTEGER IS NULL OR state = \(state))
@@ -220,7 +220,7 @@ public final class PostgresCaseStore: CaseStore {
                 WHERE case_id IN (
                     SELECT case_id FROM cases WHERE timer_at <= \(now) AND lease_until <= \(now)
                     ORDER BY timer_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING body, export, timer_kind, timer_at, lease_owner, lease_until
+                RETURNING \(unescaped: Self.columns)
                 """, connection)
         }
     }

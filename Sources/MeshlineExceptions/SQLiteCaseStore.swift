@@ -52,6 +52,7 @@ public final class SQLiteCaseStore: CaseStore {
                     timer_at INTEGER,
                     lease_owner TEXT,
                     lease_until INTEGER NOT NULL DEFAULT 0,
+                    unanswered INTEGER NOT NULL DEFAULT 0,
                     body BLOB NOT NULL,
                     export BLOB NOT NULL,
                     UNIQUE (tenant_id, export_id, export_version)
@@ -72,7 +73,7 @@ public final class SQLiteCaseStore: CaseStore {
 
     // MARK: Rows
 
-    private static let columns = "body, export, timer_kind, timer_at, lease_owner, lease_until"
+    private static let columns = "body, export, timer_kind, timer_at, lease_owner, lease_until, unanswered"
 
     private static func decode(_ row: Row) throws -> CaseRecord {
         do {
@@ -80,7 +81,7 @@ public final class SQLiteCaseStore: CaseStore {
             let export = try Export(serializedBytes: [UInt8](row["export"] as Data))
             let timer: CaseTimer? = (row["timer_kind"] as Int32?).flatMap(TimerKind.init(rawValue:)).map { CaseTimer(kind: $0, at: row["timer_at"]) }
             let lease: Lease? = (row["lease_owner"] as String?).map { Lease(owner: $0, until: row["lease_until"]) }
-            return CaseRecord(exceptionCase: exceptionCase, export: export, timer: timer, lease: lease)
+            return CaseRecord(exceptionCase: exceptionCase, export: export, timer: timer, lease: lease, unanswered: row["unanswered"])
         } catch {
             throw ExceptionError.storage("a stored case does not decode (\(error))")
         }
@@ -98,18 +99,18 @@ public final class SQLiteCaseStore: CaseStore {
             record.position.dueKey,
         ]
         let timerAndLease: StatementArguments = [
-            record.timer?.kind.rawValue, record.timer?.at, record.lease?.owner, record.lease?.until ?? 0,
+            record.timer?.kind.rawValue, record.timer?.at, record.lease?.owner, record.lease?.until ?? 0, record.unanswered,
             Data(exceptionCase.serializedBytes()), Data(record.export.serializedBytes()), exceptionCase.caseID,
         ]
         if insert {
             try db.cachedStatement(sql: """
-                INSERT INTO cases (tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, body, export, case_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO cases (tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export, case_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: StatementArguments(values) + timerAndLease)
         } else {
             try db.cachedStatement(sql: """
                 UPDATE cases SET tenant_id = ?, export_id = ?, export_version = ?, state = ?, queue = ?, due_key = ?,
-                    timer_kind = ?, timer_at = ?, lease_owner = ?, lease_until = ?, body = ?, export = ?
+                    timer_kind = ?, timer_at = ?, lease_owner = ?, lease_until = ?, unanswered = ?, body = ?, export = ?
                 WHERE case_id = ?
                 """).execute(arguments: StatementArguments(values) + timerAndLease)
         }

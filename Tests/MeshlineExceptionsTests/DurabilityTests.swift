@@ -28,6 +28,28 @@ import Testing
             let fired = try #require(after.history.last)
             #expect(fired.atUnixMs == due && fired.change.contains("the decision service did not answer (UNAVAILABLE)"))
             #expect(after.state == .retrying && after.attempts == 0 && after.nextAttemptAtUnixMs > due)
+            #expect(try await router.store.record(tenantID: TestMesh.tenant, caseID: after.caseID)?.unanswered == 1)
+            await router.stop()
+        }
+    }
+
+    @Test func whileTheDecisionServiceStaysDownACaseIsRetriedUntilShipByThenQueued() async throws {
+        try await withMesh { mesh in
+            let router = try await mesh.router()
+            let shipBy = mesh.clock.now + 10 * minute
+            var current = try await mesh.openCase(mesh.export("exp-down", shipBy: shipBy), reason: .capacity, on: router)
+            var rounds = 0
+            while current.state == .retrying {
+                mesh.clock.advance(by: current.nextAttemptAtUnixMs - mesh.clock.now)
+                #expect(await router.scheduler.runOnce() == 1)
+                current = try await router.onlyCase("exp-down")
+                rounds += 1
+            }
+            // Unanswered retries are not attempts, so only ship-by ends them; their
+            // backoff grows (10 s, 20 s, 40 s, then 60 s at most, with full jitter).
+            #expect(rounds >= 10 && rounds <= 60 && current.attempts == 0)
+            #expect(current.state == .queued && mesh.clock.now <= shipBy)
+            #expect(current.history.last?.change.contains("could not ship by \(shipBy)") == true)
             await router.stop()
         }
     }
