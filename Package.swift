@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
         .executable(name: "meshline-registry", targets: ["meshline-registry"]),
+        .executable(name: "meshline-decision", targets: ["meshline-decision"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -86,6 +88,18 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // The decision service: rule sets, the deterministic engine, inventory view, DecisionService.
+        .target(
+            name: "MeshlineDecision",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
         // The Echo test service, served by transport tests and benchmarks.
         .target(
             name: "MeshlineEcho",
@@ -111,6 +125,19 @@ let package = Package(
             ],
             path: "services/registry",
             exclude: ["tenants.example.json"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/decision",
+            exclude: ["rules.example.yaml"],
             swiftSettings: strictSettings
         ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.
@@ -169,6 +196,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineDecisionTests",
+            dependencies: [
+                "MeshlineDecision", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
