@@ -173,6 +173,17 @@ let package = Package(
             path: "bench/rpc/Client",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "meshline-bench-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineEcho",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/decision/Sources",
+            swiftSettings: strictSettings
+        ),
         // Helpers the test targets share: running scripts and Python peers.
         .target(
             name: "MeshlineTestSupport",

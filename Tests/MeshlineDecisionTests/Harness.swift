@@ -21,6 +21,8 @@ final class DecisionHarness: Sendable {
     let store: SQLiteRegistryStore
     let registryServer: RPCServer
     let registry: RPCClient
+    /// `127.0.0.1:PORT` of the registry.
+    let registryEndpoint: String
     let service: DecisionService
     let decisionServer: RPCServer
     let decision: RPCClient
@@ -35,12 +37,13 @@ final class DecisionHarness: Sendable {
         configuration.threads = 1
         registryServer = RPCServer(configuration: configuration, services: [ExportRegistryService(store: store, tenants: tenants, clock: { clock.now })])
         let registryPort = try await registryServer.start()
-        registry = try RPCClient(endpoints: ["127.0.0.1:\(registryPort)"])
+        registryEndpoint = "127.0.0.1:\(registryPort)"
+        registry = try RPCClient(endpoints: [registryEndpoint])
 
         let rulesDirectory = directory.appendingPathComponent("rules")
         try FileManager.default.createDirectory(at: rulesDirectory, withIntermediateDirectories: true)
         service = try DecisionService(
-            rules: RuleStore(directory: rulesDirectory), registryEndpoints: registryEndpoints ?? ["127.0.0.1:\(registryPort)"], clock: { clock.now })
+            rules: RuleStore(directory: rulesDirectory), registryEndpoints: registryEndpoints ?? [registryEndpoint], clock: { clock.now })
         decisionServer = RPCServer(configuration: configuration, services: [service])
         decision = try RPCClient(endpoints: ["127.0.0.1:\(try await decisionServer.start())"])
     }

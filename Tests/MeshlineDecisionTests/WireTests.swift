@@ -212,4 +212,20 @@ import Testing
         // A dry run needs no registry.
         #expect(try await harness.decide(Fixture.order(), dryRun: true).exports.count == 1)
     }
+
+    @Test func aSplitOrderPublishesOneExportPerShipment() async throws {
+        try await Self.withHarness { harness in
+            var split = Self.rules
+            split.version = "v1.1"
+            split.routing = RoutingPreferences(allowSplit: true, maxShipments: 2)
+            try await harness.putRules(split)
+            try await harness.updateInventory([("WH-A", "SKU-1", 5), ("WH-B", "SKU-2", 5)])
+            let decision = try await harness.decide(Fixture.order(lines: [("SKU-2", 1), ("SKU-1", 1)]))
+            #expect(decision.decisionVersion == "v1.1")
+            #expect(decision.exports.map(\.warehouseID) == ["WH-A", "WH-B"])
+            #expect(decision.exports.map(\.orderID) == ["order-1", "order-1:s2"])
+            #expect(decision.exports.allSatisfy { $0.version == 1 && $0.state == .published })
+            #expect(Set(try await harness.list(kind: .routing).map(\.exportID)) == Set(decision.exports.map(\.exportID)))
+        }
+    }
 }
