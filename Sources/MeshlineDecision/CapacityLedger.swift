@@ -4,27 +4,39 @@
 /// published (a dry run takes nothing). It is keyed by order id, so deciding the
 /// same order again never counts it twice, and a failed publish gives its
 /// capacity back. Days two or more before the newest day seen are dropped.
+/// Decisions read a copy (a snapshot) and claim under the service's lock, where
+/// ``take(tenantID:orderID:_:)`` refuses a claim that another call filled meanwhile.
 struct CapacityLedger {
     private var orders: [String: [CapacityDay: Set<String>]] = [:]
     private var newestDay: Int64 = 0
 
-    func used(tenantID: String, _ day: CapacityDay) -> Int64 {
-        Int64(orders[tenantID]?[day]?.count ?? 0)
+    /// Orders other than `orderID` that the warehouse took on the day: an order
+    /// decided again does not compete with its own earlier claim.
+    func used(tenantID: String, _ day: CapacityDay, besides orderID: String) -> Int64 {
+        guard let taken = orders[tenantID]?[day] else { return 0 }
+        return Int64(taken.count - (taken.contains(orderID) ? 1 : 0))
     }
 
-    mutating func take(tenantID: String, orderID: String, _ days: [CapacityDay]) {
-        for day in days {
-            orders[tenantID, default: [:]][day, default: []].insert(orderID)
-            if day.day > newestDay {
-                newestDay = day.day
+    /// Counts the order against every claimed day, unless one of them is full; returns whether it did.
+    mutating func take(tenantID: String, orderID: String, _ claims: [CapacityClaim]) -> Bool {
+        let full = claims.contains { claim in
+            guard claim.limit > 0, let taken = orders[tenantID]?[claim.day] else { return false }
+            return !taken.contains(orderID) && Int64(taken.count) >= claim.limit
+        }
+        guard !full else { return false }
+        for claim in claims {
+            orders[tenantID, default: [:]][claim.day, default: []].insert(orderID)
+            if claim.day.day > newestDay {
+                newestDay = claim.day.day
                 prune()
             }
         }
+        return true
     }
 
-    mutating func release(tenantID: String, orderID: String, _ days: [CapacityDay]) {
-        for day in days {
-            orders[tenantID]?[day]?.remove(orderID)
+    mutating func release(tenantID: String, orderID: String, _ claims: [CapacityClaim]) {
+        for claim in claims {
+            orders[tenantID]?[claim.day]?.remove(orderID)
         }
     }
 

@@ -16,6 +16,8 @@ public final class CompiledRuleSet: Sendable {
     let ownership: [String: [String: OwnershipRule]]
     let routing: RoutingPreferences
     let ttl: TtlPolicy
+    /// For each zone, the distance from every warehouse (by position), nil where the warehouse does not serve it.
+    let zoneDistances: [String: [Int32?]]
 
     /// Validates and compiles `ruleSet`; throws every violation.
     public init(_ ruleSet: RuleSet) throws(DecisionError) {
@@ -25,6 +27,13 @@ public final class CompiledRuleSet: Sendable {
         canonical.warehouses.sort { $0.warehouseID.utf8.lexicographicallyPrecedes($1.warehouseID.utf8) }
         self.ruleSet = canonical
         warehouses = canonical.warehouses.map(CompiledWarehouse.init)
+        var zoneDistances: [String: [Int32?]] = [:]
+        for (index, warehouse) in warehouses.enumerated() {
+            for zone in warehouse.warehouse.zones {
+                zoneDistances[zone, default: Array(repeating: nil, count: warehouses.count)][index] = warehouse.distances[zone] ?? 0
+            }
+        }
+        self.zoneDistances = zoneDistances
         serviceLevels = Dictionary(canonical.serviceLevels.map { ($0.serviceLevel, $0) }, uniquingKeysWith: { first, _ in first })
         exceptionRules = Dictionary(canonical.exceptionRules.map { ($0.action, $0) }, uniquingKeysWith: { first, _ in first })
         var ownership: [String: [String: OwnershipRule]] = [:]
@@ -47,18 +56,17 @@ public final class CompiledRuleSet: Sendable {
     }
 }
 
-/// A warehouse with what deciding needs precomputed.
-struct CompiledWarehouse: Sendable {
+/// A warehouse with what deciding needs precomputed. A class, so that the engine's
+/// per-candidate records hold one reference rather than copies of every field.
+final class CompiledWarehouse: Sendable {
     let warehouse: Warehouse
     let timeZone: TimeZone
-    let zones: Set<String>
     let distances: [String: Int32]
 
     init(_ warehouse: Warehouse) {
         self.warehouse = warehouse
         // Validation checked that the identifier names a time zone.
         timeZone = TimeZone(identifier: warehouse.timeZone)!
-        zones = Set(warehouse.zones)
         distances = Dictionary(warehouse.distances.map { ($0.zone, $0.distanceKm) }, uniquingKeysWith: { first, _ in first })
     }
 

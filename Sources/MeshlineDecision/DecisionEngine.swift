@@ -13,11 +13,18 @@ public struct CapacityDay: Sendable, Hashable {
     }
 }
 
+/// One order's claim on a warehouse's capacity for a day.
+public struct CapacityClaim: Sendable, Hashable {
+    public var day: CapacityDay
+    /// The warehouse's daily capacity; 0 means unlimited.
+    public var limit: Int64
+}
+
 /// The engine's answer: the decision, and the capacity each routed shipment takes.
 public struct DecisionOutcome: Sendable {
     public var decision: Decision
     /// One entry per routing export, in export order; empty for a backorder.
-    public var capacity: [CapacityDay]
+    public var capacity: [CapacityClaim]
 }
 
 /// Which export a re-decision replaces: its first shipment keeps the export's id and order id.
@@ -63,11 +70,15 @@ public enum DecisionEngine {
         var candidates: [Candidate] = []
         candidates.reserveCapacity(rules.warehouses.count)
         var anyStale = false
-        for warehouse in rules.warehouses {
-            var candidate = Candidate(warehouse: warehouse, distance: warehouse.distances[order.zone] ?? 0)
-            if excluding.contains(warehouse.id) {
+        // One lookup per line and one per warehouse: each line's levels by warehouse number.
+        let lineLevels = order.lines.map { inventory.levels(sku: $0.sku) }
+        let distances = rules.zoneDistances[order.zone]
+        for (position, warehouse) in rules.warehouses.enumerated() {
+            let distance = distances?[position]
+            var candidate = Candidate(warehouse: warehouse, distance: distance ?? 0)
+            if !excluding.isEmpty && excluding.contains(warehouse.id) {
                 candidate.status = .excluded
-            } else if !warehouse.zones.contains(order.zone) {
+            } else if distance == nil {
                 candidate.status = .zoneNotServed
             } else {
                 let placed = warehouse.localDay(of: order.placedAtUnixMs)
@@ -79,8 +90,10 @@ public enum DecisionEngine {
                 } else {
                     var mask: UInt64 = 0
                     var shortfall: String?
+                    let number = inventory.warehouseNumber(warehouse.id) ?? Int.max
                     for (index, line) in order.lines.enumerated() {
-                        let stock = inventory.level(warehouseID: warehouse.id, sku: line.sku)
+                        let levels = lineLevels[index]
+                        let stock = number < levels.count ? levels[number] : nil
                         let available = max(0, (stock?.onHand ?? 0) - warehouse.warehouse.safetyStock)
                         if available >= line.quantity {
                             mask |= 1 << UInt64(index)
@@ -91,8 +104,8 @@ public enum DecisionEngine {
                     }
                     candidate.fills = mask
                     anyStale = anyStale || candidate.staleLines != 0
-                    if mask == 0 { candidate.status = .noStock(shortfall ?? "") }
-                    else if mask != allLines { candidate.shortfall = shortfall }
+                    candidate.shortfall = shortfall
+                    if mask == 0 { candidate.status = .noStock }
                 }
             }
             candidates.append(candidate)
@@ -102,7 +115,7 @@ public enum DecisionEngine {
         let noSplit: String? = !rules.routing.allowSplit ? "the rules do not allow splitting"
             : singleShipment ? "a re-evaluated export stays one shipment" : nil
         for index in candidates.indices where candidates[index].status == .able {
-            candidates[index].plan = plan(first: index, candidates: candidates, lines: order.lines, allLines: allLines, noSplit: noSplit, routing: rules.routing)
+            candidates[index].setPlan(plan(first: index, candidates: candidates, lines: order.lines, allLines: allLines, noSplit: noSplit, routing: rules.routing))
         }
         let winner = candidates.indices
             .filter { candidates[$0].status == .able && candidates[$0].plan?.failure == nil }
@@ -185,7 +198,7 @@ public enum DecisionEngine {
         let exception = rules.exceptionRules["route-to-warehouse"]!
         var stale = false
         var exports: [Export] = []
-        var capacity: [CapacityDay] = []
+        var capacity: [CapacityClaim] = []
         for (number, shipment) in plan.shipments.enumerated() {
             let candidate = candidates[shipment.candidate]
             let warehouse = candidate.warehouse
@@ -211,7 +224,7 @@ public enum DecisionEngine {
                 warehouseID: warehouse.id,
                 lines: lines.map { ExportLine(sku: $0.sku, quantity: $0.quantity) },
                 order: order))
-            capacity.append(CapacityDay(warehouseID: warehouse.id, day: candidate.day))
+            capacity.append(CapacityClaim(day: CapacityDay(warehouseID: warehouse.id, day: candidate.day), limit: warehouse.warehouse.dailyCapacity))
         }
         let expires = now + (stale ? rules.ttl.staleTTLMs : rules.ttl.ttlMs)
         for index in exports.indices { exports[index].expiresAtUnixMs = expires }
@@ -275,7 +288,7 @@ public enum DecisionEngine {
         case .excluded: "lost: excluded (it rejected this export or the caller excluded it)"
         case .zoneNotServed: "lost: does not serve the order's zone"
         case .capacityUsedUp: "lost: daily capacity of \(candidate.warehouse.warehouse.dailyCapacity) orders is used up for local day \(civilDate(candidate.day))"
-        case .noStock(let shortfall): "lost: cannot fill any line (\(shortfall))"
+        case .noStock: "lost: cannot fill any line (\(candidate.shortfall ?? ""))"
         case .able: nil
         }
     }
@@ -397,8 +410,7 @@ public enum DecisionEngine {
 /// One warehouse while the engine decides.
 struct Candidate {
     enum Status: Equatable {
-        case able, excluded, zoneNotServed, capacityUsedUp
-        case noStock(String)
+        case able, excluded, zoneNotServed, capacityUsedUp, noStock
     }
 
     let warehouse: CompiledWarehouse
@@ -412,20 +424,23 @@ struct Candidate {
     var staleLines: UInt64 = 0
     /// The first line it cannot fill, for the explanation.
     var shortfall: String?
-    var plan: DecisionEngine.Plan?
+    private(set) var plan: DecisionEngine.Plan?
+    /// Fewest shipments, then cost, then distance, then id: lower wins.
+    private(set) var rank: Rank
+    /// The ranking without shipments, for choosing the next warehouse of a split.
+    let tieRank: Rank
 
     init(warehouse: CompiledWarehouse, distance: Int32) {
         self.warehouse = warehouse
         self.distance = distance
+        tieRank = Rank(shipments: 0, cost: warehouse.warehouse.costWeight, distance: distance, id: warehouse.id)
+        rank = Rank(shipments: .max, cost: tieRank.cost, distance: distance, id: tieRank.id)
     }
 
-    /// Fewest shipments, then cost, then distance, then id: lower wins.
-    var rank: Rank {
-        Rank(shipments: plan?.shipments.count ?? Int.max, cost: warehouse.warehouse.costWeight, distance: distance, id: warehouse.id)
+    mutating func setPlan(_ plan: DecisionEngine.Plan) {
+        self.plan = plan
+        rank.shipments = plan.shipments.count
     }
-
-    /// The ranking without shipments, for choosing the next warehouse of a split.
-    var tieRank: Rank { Rank(shipments: 0, cost: warehouse.warehouse.costWeight, distance: distance, id: warehouse.id) }
 
     struct Rank: Comparable {
         var shipments: Int

@@ -76,14 +76,12 @@ public final class DecisionService: RPCService, Sendable {
         }
         let ruleSet = try rules.rules(tenantID: request.tenantID, orderID: order.orderID)
         let now = clock()
-        let outcome = try state.withLock { (state) throws(DecisionError) -> DecisionOutcome in
-            let outcome = try DecisionEngine.decide(
-                order: order, rules: ruleSet, inventory: state.inventory[request.tenantID] ?? InventoryView(),
-                capacityUsed: { state.capacity.used(tenantID: request.tenantID, $0) }, now: now)
-            if !request.dryRun { state.capacity.take(tenantID: request.tenantID, orderID: order.orderID, outcome.capacity) }
-            return outcome
+        let decide = { (inventory: InventoryView, used: (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome in
+            try DecisionEngine.decide(order: order, rules: ruleSet, inventory: inventory, capacityUsed: used, now: now)
         }
+        var outcome = try onSnapshot(tenantID: request.tenantID, orderID: order.orderID, decide)
         guard !request.dryRun else { return DecideResponse(decision: outcome.decision) }
+        outcome = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
         do {
             var decision = outcome.decision
             for index in decision.exports.indices {
@@ -146,16 +144,14 @@ public final class DecisionService: RPCService, Sendable {
         let ruleSet = try rules.rules(tenantID: export.tenantID, orderID: order.orderID)
         let now = clock()
         let tenantID = export.tenantID
-        let outcome = try state.withLock { (state) throws(DecisionError) -> DecisionOutcome? in
-            let outcome = try DecisionEngine.decide(
-                order: order, rules: ruleSet, inventory: state.inventory[tenantID] ?? InventoryView(),
-                capacityUsed: { state.capacity.used(tenantID: tenantID, $0) }, now: now,
+        let decide = { (inventory: InventoryView, used: (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome in
+            try DecisionEngine.decide(
+                order: order, rules: ruleSet, inventory: inventory, capacityUsed: used, now: now,
                 excluding: excluded, singleShipment: routing, replacing: ReplacedExport(exportID: export.exportID, orderID: export.orderID))
-            if onlyIfRouted && outcome.capacity.isEmpty { return nil }
-            state.capacity.take(tenantID: tenantID, orderID: export.orderID, outcome.capacity)
-            return outcome
         }
-        guard let outcome else { return nil }
+        var outcome = try onSnapshot(tenantID: tenantID, orderID: export.orderID, decide)
+        if onlyIfRouted && outcome.capacity.isEmpty { return nil }
+        outcome = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
         do {
             var decision = outcome.decision
             for index in decision.exports.indices {
@@ -165,6 +161,29 @@ public final class DecisionService: RPCService, Sendable {
         } catch {
             state.withLock { $0.capacity.release(tenantID: tenantID, orderID: export.orderID, outcome.capacity) }
             throw error
+        }
+    }
+
+    // MARK: Deciding on a snapshot
+
+    /// Decides on a snapshot of the tenant's inventory and capacity, outside the lock,
+    /// so that decisions run in parallel (the views are copy-on-write: a snapshot costs a reference).
+    private func onSnapshot(tenantID: String, orderID: String, _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> DecisionOutcome {
+        let (inventory, capacity) = state.withLock { ($0.inventory[tenantID] ?? InventoryView(), $0.capacity) }
+        return try decide(inventory, { capacity.used(tenantID: tenantID, $0, besides: orderID) })
+    }
+
+    /// Counts a decided outcome against capacity. When another call took the last
+    /// slot of a chosen warehouse meanwhile, decides again under the lock, where
+    /// nothing can change.
+    private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String,
+                       _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> DecisionOutcome {
+        try state.withLock { (state) throws(DecisionError) -> DecisionOutcome in
+            if state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity) { return outcome }
+            let capacity = state.capacity
+            let again = try decide(state.inventory[tenantID] ?? InventoryView(), { capacity.used(tenantID: tenantID, $0, besides: orderID) })
+            _ = state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity)
+            return again
         }
     }
 
@@ -178,15 +197,14 @@ public final class DecisionService: RPCService, Sendable {
         let (applied, current) = state.withLock { state in
             var applied = 0
             var current: [InventoryLevel] = []
-            var view = state.inventory[request.tenantID] ?? InventoryView()
             for level in request.levels {
-                switch view.apply(level) {
+                // In place: a copy of a tenant's view would copy every SKU's entry.
+                switch state.inventory[request.tenantID, default: InventoryView()].apply(level) {
                 case .applied: applied += 1; current.append(level)
                 case .same: current.append(level)
                 case .older: break
                 }
             }
-            state.inventory[request.tenantID] = view
             return (applied, current)
         }
         var response = UpdateInventoryResponse(applied: Int64(applied))

@@ -15,14 +15,32 @@ public struct StockLevel: Sendable, Hashable {
 
 /// One tenant's inventory as the decision service sees it: the newest level per
 /// warehouse and SKU. A value: a decision reads one consistent view.
+///
+/// Laid out for deciding: one lookup by SKU gives that SKU's levels in every
+/// warehouse, in an array indexed by the warehouse's number (``warehouseNumber(_:)``),
+/// so an order of 10 lines costs 10 SKU lookups plus one per warehouse, not one
+/// per line and warehouse.
 public struct InventoryView: Sendable {
-    private var byWarehouse: [String: [String: StockLevel]] = [:]
+    private var warehouseNumbers: [String: Int] = [:]
+    private var bySKU: [String: [StockLevel?]] = [:]
 
     public init() {}
 
+    /// The warehouse's number in this view, or nil when nothing was reported for it.
+    public func warehouseNumber(_ warehouseID: String) -> Int? {
+        warehouseNumbers[warehouseID]
+    }
+
+    /// The SKU's levels by warehouse number (shorter than the warehouse count when
+    /// later warehouses never reported the SKU).
+    public func levels(sku: String) -> [StockLevel?] {
+        bySKU[sku] ?? []
+    }
+
     /// The level of `sku` in `warehouseID`, or nil when none was ever reported (no stock).
     public func level(warehouseID: String, sku: String) -> StockLevel? {
-        byWarehouse[warehouseID]?[sku]
+        guard let number = warehouseNumbers[warehouseID], let levels = bySKU[sku], number < levels.count else { return nil }
+        return levels[number]
     }
 
     /// What applying a level did.
@@ -39,10 +57,22 @@ public struct InventoryView: Sendable {
     @discardableResult
     public mutating func apply(_ level: InventoryLevel) -> ApplyResult {
         let new = StockLevel(onHand: level.onHand, asOfUnixMs: level.asOfUnixMs)
-        if let old = byWarehouse[level.warehouseID]?[level.sku], old.asOfUnixMs >= new.asOfUnixMs {
+        let number: Int
+        if let known = warehouseNumbers[level.warehouseID] {
+            number = known
+        } else {
+            number = warehouseNumbers.count
+            warehouseNumbers[level.warehouseID] = number
+        }
+        return Self.apply(new, at: number, to: &bySKU[level.sku, default: []])
+    }
+
+    private static func apply(_ new: StockLevel, at number: Int, to levels: inout [StockLevel?]) -> ApplyResult {
+        if number >= levels.count { levels.append(contentsOf: repeatElement(nil, count: number + 1 - levels.count)) }
+        if let old = levels[number], old.asOfUnixMs >= new.asOfUnixMs {
             return old == new ? .same : .older
         }
-        byWarehouse[level.warehouseID, default: [:]][level.sku] = new
+        levels[number] = new
         return .applied
     }
 }

@@ -228,4 +228,24 @@ import Testing
             #expect(Set(try await harness.list(kind: .routing).map(\.exportID)) == Set(decision.exports.map(\.exportID)))
         }
     }
+
+    @Test func publishedDecisionsUseUpDailyCapacityAndDryRunsDoNot() async throws {
+        try await Self.withHarness { harness in
+            var limited = Self.rules
+            limited.version = "v1.2"
+            limited.warehouses[0].dailyCapacity = 2
+            try await harness.putRules(limited)
+            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+            for index in 0..<3 {
+                #expect(try await harness.decide(Fixture.order("dry-\(index)"), dryRun: true).warehouses == ["WH-A"])
+            }
+            var chosen: [String] = []
+            for index in 0..<3 {
+                chosen += try await harness.decide(Fixture.order("order-\(index)")).warehouses
+            }
+            #expect(chosen == ["WH-A", "WH-A", "WH-B"])
+            // Deciding a counted order again does not count it twice.
+            #expect(try await harness.decide(Fixture.order("order-1")).warehouses == ["WH-A"])
+        }
+    }
 }
