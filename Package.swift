@@ -176,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "meshline-bench-decision",
             dependencies: [
-                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineEcho",
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineEcho", "MeshlineTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -184,7 +184,7 @@ let package = Package(
             path: "bench/decision/Sources",
             swiftSettings: strictSettings
         ),
-        // Helpers the test targets share: running scripts and Python peers.
+        // Helpers the test targets (and benchmarks) share: running scripts and Python peers, seeded randomness.
         .target(
             name: "MeshlineTestSupport",
             path: "Tests/Support",
@@ -214,8 +214,7 @@ let package = Package(
         .testTarget(
             name: "MeshlineDecisionTests",
             dependencies: [
-                "MeshlineDecision", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
-                .product(name: "Logging", package: "swift-log"),
+                "MeshlineDecision", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
             ],
             swiftSettings: strictSettings
         ),

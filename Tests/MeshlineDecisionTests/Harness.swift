@@ -4,6 +4,7 @@ import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
 import MeshlineRegistry
+import MeshlineTestSupport
 import Synchronization
 
 /// A settable clock shared by the registry and the decision service.
@@ -28,8 +29,7 @@ final class DecisionHarness: Sendable {
     let decision: RPCClient
 
     init(registryEndpoints: [String]? = nil) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-decision-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try Scripts.temporaryDirectory()
         let clock = self.clock
         store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path, clock: { clock.now })
         let tenants = TenantDirectory(tenants: [Fixture.tenant: .init(serviceLevels: ["standard", "express"], keys: [:])])

@@ -2,21 +2,14 @@ import Foundation
 import MeshlineDecision
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 @Suite struct RuleSetTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-rules-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
+    static let example = Scripts.repositoryRoot.appendingPathComponent("services/decision/rules.example.yaml").path
 
     @Test func theExampleFileIsAValidRuleSet() throws {
-        let path = Self.packageRoot.appendingPathComponent("services/decision/rules.example.yaml").path
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let rules = try RuleSetYAML.decode(text, file: path)
+        let rules = try RuleSetYAML.decode(String(contentsOfFile: Self.example, encoding: .utf8), file: Self.example)
         #expect(rules.tenantID == "acme")
         #expect(rules.version == "v3.1")
         #expect(rules.warehouses.map(\.timeZone) == ["America/Los_Angeles", "America/Chicago", "America/New_York"])
@@ -48,7 +41,7 @@ import Testing
         ("not YAML", 9, "    zones: [us-west", ": not valid YAML: "),
     ])
     func yamlErrorsNameFileLineAndField(name: String, lineNumber: Int, replacement: String, expected: String) throws {
-        let base = try String(contentsOfFile: Self.packageRoot.appendingPathComponent("services/decision/rules.example.yaml").path, encoding: .utf8)
+        let base = try String(contentsOfFile: Self.example, encoding: .utf8)
         var lines = base.components(separatedBy: "\n")
         lines[lineNumber - 1] = replacement
         do {
@@ -88,7 +81,7 @@ import Testing
     }
 
     @Test func putRuleSetsSurviveARestartAndVersionsNeverChange() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try RuleStore(directory: directory)
         let stored = try store.put(Fixture.rules([Fixture.warehouse("W-1")], version: "v1.0"), now: Fixture.noon)
@@ -114,7 +107,7 @@ import Testing
     }
 
     @Test func aBrokenFileInTheDirectoryIsReportedWithItsPath() throws {
-        let directory = try Self.temporaryDirectory()
+        let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         try "tenant_id: \"acme\"\nversion: \"v1\"\nwarehouses: 3\n".write(to: directory.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
         do {

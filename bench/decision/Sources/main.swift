@@ -3,7 +3,7 @@
 //   meshline-bench-decision in-process COUNT
 //       COUNT decisions by the engine alone, one after another; prints
 //       `decisions_per_second N`, `p50_us N`, `p99_us N`
-//   meshline-bench-decision serve [--registry HOST:PORT]
+//   meshline-bench-decision serve --registry HOST:PORT
 //       serves DecisionService and the Echo test service on one server (one event-loop
 //       thread) on a free loopback port; prints `listening on PORT`; runs until SIGTERM
 //   meshline-bench-decision wire PORT COUNT CALLERS [publish]
@@ -22,19 +22,9 @@ import MeshlineEcho
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import ServiceLifecycle
 import UnixSignals
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// The benchmark's tenant: rules, inventory and orders, all from one seed.
 enum Workload {
@@ -132,7 +122,7 @@ func load(_ name: String, count: Int, callers: Int, _ call: @escaping @Sendable 
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    print("usage: meshline-bench-decision in-process COUNT | serve [--registry HOST:PORT] | wire PORT COUNT CALLERS [publish]")
+    print("usage: meshline-bench-decision in-process COUNT | serve --registry HOST:PORT | wire PORT COUNT CALLERS [publish]")
     exit(2)
 }
 
@@ -163,7 +153,11 @@ case "in-process":
 case "serve":
     var logger = Logger(label: "meshline.bench.decision")
     logger.logLevel = .error
-    let registry = arguments.firstIndex(of: "--registry").map { arguments[$0 + 1] } ?? "127.0.0.1:1"
+    guard let flag = arguments.firstIndex(of: "--registry"), flag + 1 < arguments.count else {
+        print("serve needs --registry HOST:PORT: UpdateInventory asks the registry which exports the levels affect")
+        exit(2)
+    }
+    let registry = arguments[flag + 1]
     let service = try DecisionService(rules: RuleStore(), registryEndpoints: [registry], clock: DecisionService.wallClock, logger: logger)
     var configuration = RPCServer.Configuration()
     configuration.threads = 1
