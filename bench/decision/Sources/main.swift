@@ -2,7 +2,8 @@
 //
 //   meshline-bench-decision in-process COUNT
 //       COUNT decisions by the engine alone, one after another; prints
-//       `decisions_per_second N`, `p50_us N`, `p99_us N`
+//       `decisions_per_second N`, `p50_us N`, `p99_us N`, the share of orders routed
+//       (not backordered) and the exports per decision (shipments)
 //   meshline-bench-decision serve --registry HOST:PORT
 //       serves DecisionService and the Echo test service on one server (one event-loop
 //       thread) on a free loopback port; prints `listening on PORT`; runs until SIGTERM
@@ -134,6 +135,7 @@ case "in-process":
     for level in Workload.levels() { inventory.apply(level) }
     let orders = Workload.orders(count, prefix: "order")
     var routed = 0
+    var exports = 0
     // Warm up caches and time-zone data on the first 1,000 orders.
     for order in orders.prefix(1_000) {
         _ = try DecisionEngine.decide(order: order, rules: rules, inventory: inventory, capacityUsed: { _ in 0 }, now: Workload.now)
@@ -146,9 +148,11 @@ case "in-process":
         let outcome = try DecisionEngine.decide(order: order, rules: rules, inventory: inventory, capacityUsed: { _ in 0 }, now: Workload.now)
         latencies.append(microseconds(ContinuousClock.now - begin))
         if !outcome.capacity.isEmpty { routed += 1 }
+        exports += outcome.decision.exports.count
     }
     report("decisions", latencies: latencies, elapsed: ContinuousClock.now - start)
     print("routed_share \(Double(routed) / Double(count))")
+    print("exports_per_decision \(Double(exports) / Double(count))")
 
 case "serve":
     var logger = Logger(label: "meshline.bench.decision")
