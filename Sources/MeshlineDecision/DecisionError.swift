@@ -16,6 +16,8 @@ public enum DecisionError: Error, Sendable, Equatable, RPCErrorConvertible {
     case registry(RPCError)
     /// The version exists with other rules; versions never change.
     case versionExists(tenantID: String, version: String)
+    /// The export carries no order (it was not published by the decision service), so it cannot be decided again.
+    case notDecidable(exportID: String)
     /// Rule sets could not be written to the rules directory.
     case storage(String)
 
@@ -42,6 +44,8 @@ public enum DecisionError: Error, Sendable, Equatable, RPCErrorConvertible {
             return RPCError(code: .unavailable, message: "the export registry at \(endpoints) is unavailable (\(detail)); check that it runs and that --registry names it, then retry")
         case .registry(let error):
             return error
+        case .notDecidable(let exportID):
+            return RPCError(code: .failedPrecondition, message: "export '\(exportID)' carries no order, so it cannot be decided again; re-decide exports the decision service published, or change this one with a signed override")
         case .versionExists(let tenantID, let version):
             return RPCError(code: .alreadyExists, message: "tenant '\(tenantID)' already has rule set \(version) with other rules; versions never change, put the new rules as a new version (e.g. after \(version))")
         case .storage(let reason):

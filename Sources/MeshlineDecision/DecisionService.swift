@@ -87,7 +87,8 @@ public final class DecisionService: RPCService, Sendable {
             for index in decision.exports.indices {
                 decision.exports[index] = try await registry.publish(decision.exports[index], expectedVersion: 0)
             }
-            logger.info("decided", metadata: ["tenant": "\(request.tenantID)", "order": "\(order.orderID)", "summary": "\(decision.explanation?.summary ?? "")"])
+            // Debug: at thousands of decisions a second, one line each would swamp the log.
+            logger.debug("decided", metadata: ["tenant": "\(request.tenantID)", "order": "\(order.orderID)", "summary": "\(decision.explanation?.summary ?? "")"])
             return DecideResponse(decision: decision)
         } catch {
             state.withLock { $0.capacity.release(tenantID: request.tenantID, orderID: order.orderID, outcome.capacity) }
@@ -129,9 +130,7 @@ public final class DecisionService: RPCService, Sendable {
     /// backorder may become a split. With `onlyIfRouted`, a result that is still a
     /// backorder is not published and nil is returned.
     func redecide(_ export: Export, baseVersion: Int64, excluding: Set<String>, onlyIfRouted: Bool) async throws(DecisionError) -> Decision? {
-        guard var order = export.order else {
-            throw .registry(RPCError(code: .failedPrecondition, message: "export '\(export.exportID)' carries no order, so it cannot be decided again; it was not published by the decision service"))
-        }
+        guard var order = export.order else { throw .notDecidable(exportID: export.exportID) }
         var excluded = excluding
         if [.rejected, .inException].contains(export.state), !export.warehouseID.isEmpty {
             excluded.insert(export.warehouseID)

@@ -40,6 +40,7 @@ extension RuleSet {
         for (index, warehouse) in warehouses.prefix(DecisionLimits.maximumWarehouses).enumerated() {
             let field = "warehouses[\(index)]"
             check.identifier(warehouse.warehouseID, "\(field).warehouse_id")
+            check.text(warehouse.name, "\(field).name", limit: ExportLimits.maximumLabelLength * 4)
             if !warehouseIDs.insert(warehouse.warehouseID).inserted {
                 check.fail("\(field).warehouse_id", "repeats '\(warehouse.warehouseID)'; warehouse ids are unique within a rule set", rule: "rules.warehouse-unique")
             }
@@ -169,6 +170,8 @@ extension RuleSet {
                 if contact.channel.isEmpty {
                     check.fail("\(contactField).channel", "is empty; use email, slack, pager or crm", rule: "rules.contact-channel")
                 }
+                check.text(contact.channel, "\(contactField).channel", limit: ExportLimits.maximumLabelLength)
+                check.text(contact.address, "\(contactField).address", limit: ExportLimits.maximumTextLength)
                 if contact.level < 1 {
                     check.fail("\(contactField).level", "is \(contact.level); escalation levels start at 1", rule: "rules.contact-level")
                 }
@@ -202,8 +205,13 @@ extension RuleSet {
             if !rule.sku.isEmpty { check.identifier(rule.sku, "\(field).sku") }
             if let instruction = rule.instruction {
                 check.identifier(instruction.code, "\(field).instruction.code")
-                if instruction.text.isEmpty || instruction.text.unicodeScalars.count > ExportLimits.maximumTextLength {
-                    check.fail("\(field).instruction.text", "must hold 1 to \(ExportLimits.maximumTextLength) characters for the packer", rule: "rules.packing-text")
+                if instruction.text.isEmpty {
+                    check.fail("\(field).instruction.text", "is empty; write the instruction for the packer", rule: "rules.packing-text")
+                }
+                check.text(instruction.text, "\(field).instruction.text", limit: ExportLimits.maximumTextLength)
+                check.text(instruction.source, "\(field).instruction.source", limit: ExportLimits.maximumLabelLength * 4)
+                if instruction.skus.count > ExportLimits.maximumSkusPerInstruction {
+                    check.fail("\(field).instruction.skus", "has \(instruction.skus.count) SKUs; use at most \(ExportLimits.maximumSkusPerInstruction)", rule: "rules.packing-skus")
                 }
                 for (skuIndex, sku) in instruction.skus.prefix(ExportLimits.maximumSkusPerInstruction).enumerated() {
                     check.identifier(sku, "\(field).instruction.skus[\(skuIndex)]")
@@ -285,6 +293,12 @@ struct Checker {
     mutating func action(_ action: String, _ field: String) {
         if !DecisionLimits.actions.contains(action) {
             fail(field, "'\(action)' is not an action the decision service publishes; use \(DecisionLimits.actions.joined(separator: " or "))", rule: "rules.action")
+        }
+    }
+
+    mutating func text(_ value: String, _ field: String, limit: Int) {
+        if value.utf8.count > limit {
+            fail(field, "has \(value.utf8.count) bytes; use at most \(limit)", rule: "rules.text-length")
         }
     }
 

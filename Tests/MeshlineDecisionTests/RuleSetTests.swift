@@ -64,6 +64,7 @@ import Testing
         ("no default owner", "rule_set.ownership"),
         ("stale TTL longer than TTL", "rule_set.ttl.stale_ttl_ms"),
         ("packing rule with both triggers", "rule_set.packing_rules[0]"),
+        ("long warehouse name", "rule_set.warehouses[0].name"),
     ])
     func invalidRuleSetsAreRefusedWithTheField(name: String, field: String) throws {
         var rules = Fixture.rules([Fixture.warehouse("W-1"), Fixture.warehouse("W-2")])
@@ -74,6 +75,7 @@ import Testing
         case "no backorder exception rule": rules.exceptionRules.removeAll { $0.action == "backorder" }
         case "no default owner": rules.ownership.removeAll { $0.action == "backorder" }
         case "stale TTL longer than TTL": rules.ttl?.staleTTLMs = 5 * Fixture.hour
+        case "long warehouse name": rules.warehouses[0].name = String(repeating: "n", count: 257)
         default: rules.packingRules = [PackingRule(promotion: "p", sku: "s", instruction: PackingInstruction(code: "c", text: "t"))]
         }
         #expect(rules.violations().map(\.field) == [field])

@@ -248,4 +248,21 @@ import Testing
             #expect(try await harness.decide(Fixture.order("order-1")).warehouses == ["WH-A"])
         }
     }
+
+    @Test func anExportWithoutAnOrderCannotBeDecidedAgain() async throws {
+        try await Self.withHarness { harness in
+            try await harness.updateInventory([("WH-A", "SKU-1", 9)])
+            var export = try #require(try await harness.decide(Fixture.order(), dryRun: true).exports.first)
+            export.order = nil
+            let published: PublishResponse = try await harness.registry.unary(
+                ExportRegistryDescriptor.publish, PublishRequest(tenantID: Fixture.tenant, export: export, idempotencyKey: "by-hand"))
+            do throws(RPCError) {
+                _ = try await harness.reevaluate(export.exportID, base: published.export?.version ?? 0)
+                Issue.record("an export without an order was decided again")
+            } catch {
+                #expect(error.code == .failedPrecondition)
+                #expect(error.message.contains("carries no order"))
+            }
+        }
+    }
 }
