@@ -17,21 +17,24 @@ struct CapacityLedger {
         return Int64(taken.count - (taken.contains(orderID) ? 1 : 0))
     }
 
-    /// Counts the order against every claimed day, unless one of them is full; returns whether it did.
-    mutating func take(tenantID: String, orderID: String, _ claims: [CapacityClaim]) -> Bool {
+    /// Counts the order against every claimed day, unless one of them is full (nil).
+    /// Returns the claims counted now — not those the order held already — which is
+    /// what a failed publish gives back.
+    mutating func take(tenantID: String, orderID: String, _ claims: [CapacityClaim]) -> [CapacityClaim]? {
         let full = claims.contains { claim in
             guard claim.limit > 0, let taken = orders[tenantID]?[claim.day] else { return false }
             return !taken.contains(orderID) && Int64(taken.count) >= claim.limit
         }
-        guard !full else { return false }
-        for claim in claims {
-            orders[tenantID, default: [:]][claim.day, default: []].insert(orderID)
+        guard !full else { return nil }
+        var counted: [CapacityClaim] = []
+        for claim in claims where orders[tenantID, default: [:]][claim.day, default: []].insert(orderID).inserted {
+            counted.append(claim)
             if claim.day.day > newestDay {
                 newestDay = claim.day.day
                 prune()
             }
         }
-        return true
+        return counted
     }
 
     mutating func release(tenantID: String, orderID: String, _ claims: [CapacityClaim]) {

@@ -81,7 +81,8 @@ public final class DecisionService: RPCService, Sendable {
         }
         var outcome = try onSnapshot(tenantID: request.tenantID, orderID: order.orderID, decide)
         guard !request.dryRun else { return DecideResponse(decision: outcome.decision) }
-        outcome = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
+        let counted: [CapacityClaim]
+        (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
         do {
             var decision = outcome.decision
             for index in decision.exports.indices {
@@ -91,7 +92,7 @@ public final class DecisionService: RPCService, Sendable {
             logger.debug("decided", metadata: ["tenant": "\(request.tenantID)", "order": "\(order.orderID)", "summary": "\(decision.explanation?.summary ?? "")"])
             return DecideResponse(decision: decision)
         } catch {
-            state.withLock { $0.capacity.release(tenantID: request.tenantID, orderID: order.orderID, outcome.capacity) }
+            state.withLock { $0.capacity.release(tenantID: request.tenantID, orderID: order.orderID, counted) }
             throw error
         }
     }
@@ -150,7 +151,8 @@ public final class DecisionService: RPCService, Sendable {
         }
         var outcome = try onSnapshot(tenantID: tenantID, orderID: export.orderID, decide)
         if onlyIfRouted && outcome.capacity.isEmpty { return nil }
-        outcome = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
+        let counted: [CapacityClaim]
+        (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
         do {
             var decision = outcome.decision
             for index in decision.exports.indices {
@@ -158,7 +160,7 @@ public final class DecisionService: RPCService, Sendable {
             }
             return decision
         } catch {
-            state.withLock { $0.capacity.release(tenantID: tenantID, orderID: export.orderID, outcome.capacity) }
+            state.withLock { $0.capacity.release(tenantID: tenantID, orderID: export.orderID, counted) }
             throw error
         }
     }
@@ -172,17 +174,17 @@ public final class DecisionService: RPCService, Sendable {
         return try decide(inventory, { capacity.used(tenantID: tenantID, $0, besides: orderID) })
     }
 
-    /// Counts a decided outcome against capacity. When another call took the last
-    /// slot of a chosen warehouse meanwhile, decides again under the lock, where
-    /// nothing can change.
+    /// Counts a decided outcome against capacity; returns the outcome and the claims
+    /// counted now. When another call took the last slot of a chosen warehouse
+    /// meanwhile, decides again under the lock, where nothing can change.
     private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String,
-                       _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> DecisionOutcome {
-        try state.withLock { (state) throws(DecisionError) -> DecisionOutcome in
-            if state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity) { return outcome }
+                       _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) {
+        try state.withLock { (state) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) in
+            if let counted = state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity) { return (outcome, counted) }
             let capacity = state.capacity
             let again = try decide(state.inventory[tenantID] ?? InventoryView(), { capacity.used(tenantID: tenantID, $0, besides: orderID) })
-            _ = state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity)
-            return again
+            // Decided with the counts held under the lock, so every chosen day has room.
+            return (again, state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity) ?? [])
         }
     }
 

@@ -246,6 +246,15 @@ import Testing
             #expect(chosen == ["WH-A", "WH-A", "WH-B"])
             // Deciding a counted order again does not count it twice.
             #expect(try await harness.decide(Fixture.order("order-1")).warehouses == ["WH-A"])
+            // A retry that decides something else (another storefront, so another owner) is refused
+            // by the registry, and does not give back the capacity the first decision holds.
+            do throws(RPCError) {
+                _ = try await harness.decide(Fixture.order("order-1", merchant: "acme-outlet"))
+                Issue.record("a conflicting second decision was published")
+            } catch {
+                #expect(error.code == .failedPrecondition)
+            }
+            #expect(try await harness.decide(Fixture.order("order-4")).warehouses == ["WH-B"])
         }
     }
 
