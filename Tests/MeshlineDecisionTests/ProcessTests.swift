@@ -3,6 +3,7 @@ import MeshlineDecision
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineTestSupport
 import Testing
 
 /// The real `meshline-decision` executable: two replicas side by side on one rules
@@ -90,5 +91,27 @@ import Testing
         #expect(first.stop() == 0)
         #expect(second.stop() == 0)
         await harness.stop()
+    }
+
+    @Test func anInvalidRulesFileStopsTheStartWithFileLineAndField() throws {
+        let rules = try Scripts.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: rules) }
+        var text = RuleSetYAML.encode(WireTests.rules)
+        text = text.replacingOccurrences(of: "\"America/Los_Angeles\"", with: "\"America/Atlantis\"")
+        try Data(text.utf8).write(to: rules.appendingPathComponent("acme.yaml"))
+        let line = text.components(separatedBy: "\n").firstIndex { $0.contains("America/Atlantis") }! + 1
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent("meshline-decision")
+        process.arguments = ["--listen", "127.0.0.1:0", "--registry", "127.0.0.1:1", "--rules", rules.path]
+        let output = Pipe()
+        process.standardError = output
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let message = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("acme.yaml:\(line):"), "\(message)")
+        #expect(message.contains("warehouses[0].time_zone 'America/Atlantis' is not an IANA time zone"), "\(message)")
     }
 }
