@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
         .executable(name: "meshline-registry", targets: ["meshline-registry"]),
+        .executable(name: "meshline-decision", targets: ["meshline-decision"]),
         .executable(name: "meshline-exceptions", targets: ["meshline-exceptions"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -87,6 +89,18 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // The decision service: rule sets, the deterministic engine, inventory view, DecisionService.
+        .target(
+            name: "MeshlineDecision",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
         // The exception router: cases, retries, human queues, backorders, notifications.
         .target(
             name: "MeshlineExceptions",
@@ -125,6 +139,19 @@ let package = Package(
             ],
             path: "services/registry",
             exclude: ["tenants.example.json"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/decision",
+            exclude: ["rules.example.yaml"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -181,7 +208,18 @@ let package = Package(
             path: "bench/rpc/Client",
             swiftSettings: strictSettings
         ),
-        // Helpers the test targets share: running scripts and Python peers.
+        .executableTarget(
+            name: "meshline-bench-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineEcho", "MeshlineTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/decision/Sources",
+            swiftSettings: strictSettings
+        ),
+        // Helpers the test targets (and benchmarks) share: running scripts and Python peers, seeded randomness.
         .target(
             name: "MeshlineTestSupport",
             path: "Tests/Support",
@@ -209,9 +247,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MeshlineDecisionTests",
+            dependencies: [
+                "MeshlineDecision", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MeshlineExceptionsTests",
             dependencies: [
-                "MeshlineExceptions", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

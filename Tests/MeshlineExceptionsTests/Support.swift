@@ -95,10 +95,14 @@ final class TestMesh: Sendable {
 
     /// The warehouse refuses the export's current version; the registry queues a report.
     func reject(_ exportID: String, reason: RejectionReason) async throws -> Export {
-        let current = try await get(exportID)
+        try await acknowledge(exportID, version: try await get(exportID).version, .rejected, reason: reason)
+    }
+
+    /// The warehouse's outcome for one version, as a connector reports it.
+    func acknowledge(_ exportID: String, version: Int64, _ outcome: AckOutcome, reason: RejectionReason = .unspecified) async throws -> Export {
         let response: AcknowledgeResponse = try await registry.unary(
             ExportRegistryDescriptor.acknowledge,
-            AcknowledgeRequest(tenantID: Self.tenant, exportID: exportID, version: current.version, outcome: .rejected, reason: reason,
+            AcknowledgeRequest(tenantID: Self.tenant, exportID: exportID, version: version, outcome: outcome, reason: reason,
                                actor: Party(role: .thirdPartyLogistics, name: "wh-ops")))
         return response.export!
     }
