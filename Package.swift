@@ -197,7 +197,7 @@ let package = Package(
         .executableTarget(
             name: "meshline-bench-exceptions",
             dependencies: [
-                "MeshlineExceptions", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
             ],
             path: "bench/exceptions/Sources",
             swiftSettings: strictSettings
