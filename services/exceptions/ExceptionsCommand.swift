@@ -93,10 +93,14 @@ struct ExceptionsCommand: AsyncParsableCommand {
         configuration.drainGracePeriod = .seconds(gracePeriod)
         let server = RPCServer(configuration: configuration, services: [service], logger: logger)
         let port = try await server.start()
-        FileHandle.standardOutput.write(Data("meshline-exceptions listening on \(endpoint.host):\(port)\n".utf8))
         let scheduler = SchedulerService(scheduler: CaseScheduler(service: service, logger: logger))
+        // Announced from inside the group, whose SIGTERM handler is installed by then: a
+        // supervisor that stops the router as soon as it sees the port gets a drain.
+        let ready = Announcement(line: "meshline-exceptions listening on \(endpoint.host):\(port)")
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server), .init(service: scheduler)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: server), .init(service: scheduler), .init(service: ready)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
         await registryClient.close()
         await decisionClient?.close()
@@ -149,5 +153,15 @@ struct SchedulerService: Service {
         await cancelWhenGracefulShutdown {
             await scheduler.run()
         }
+    }
+}
+
+/// Prints one line once the service group runs, then waits for the shutdown.
+struct Announcement: Service {
+    let line: String
+
+    func run() async throws {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        try? await gracefulShutdown()
     }
 }
