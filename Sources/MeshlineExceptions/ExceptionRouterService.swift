@@ -74,11 +74,19 @@ public final class ExceptionRouterService: RPCService {
         if !request.warehouseID.isEmpty { try Self.requireIdentifier(request.warehouseID, field: "warehouse_id") }
         guard request.expectedRestockAtUnixMs >= 0 else { throw .invalidRequest(field: "expected_restock_at_unix_ms", reason: "is negative; use 0 when unknown") }
 
-        if let existing = try await store.record(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion) {
-            return ReportResponse(exceptionCase: existing.exceptionCase, duplicate: true)
+        // The export's latest case answers both questions in the common case: is this a
+        // repeat, and what carries over from earlier versions.
+        var earlier = try await store.record(tenantID: request.tenantID, exportID: request.exportID, version: nil)
+        if let latest = earlier, latest.exceptionCase.exportVersion >= request.exportVersion {
+            if let existing = latest.exceptionCase.exportVersion == request.exportVersion
+                ? latest : try await store.record(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion)
+            {
+                return ReportResponse(exceptionCase: existing.exceptionCase, duplicate: true)
+            }
+            // A late report of an older version: nothing newer carries over into it.
+            earlier = nil
         }
         let export = try await registryExport(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion)
-        let earlier = try await store.record(tenantID: request.tenantID, exportID: request.exportID, version: nil)
         let now = clock()
         var record = Self.newRecord(request, export: export, earlier: earlier, now: now)
         let notifications = route(&record, request: request, at: now)
