@@ -20,6 +20,12 @@ import Testing
                 tenantID: TestMesh.tenant, exportID: "exp-1", exportVersion: rejected.version, kind: .rejection, reason: .capacity, warehouseID: "WH-A"))
             #expect(again.duplicate && again.exceptionCase == opened)
             #expect(try await router.list().cases.count == 1)
+            // A late report of an older version opens its own case, once, inheriting nothing newer.
+            let late = ReportRequest(tenantID: TestMesh.tenant, exportID: "exp-1", exportVersion: 1, kind: .expiry)
+            let older = try await router.report(late)
+            #expect(!older.duplicate && older.exceptionCase?.rejectedBy == [] && older.exceptionCase?.reason == .expired)
+            #expect(try await router.report(late).duplicate)
+            #expect(try await router.list().cases.count == 2)
             // Unknown exports, missing fields and oversized text are refused with what to fix.
             await #expect { _ = try await router.report(ReportRequest(tenantID: TestMesh.tenant, exportID: "nope", exportVersion: 1, kind: .expiry)) } throws: { code($0) == .notFound }
             await #expect { _ = try await router.report(ReportRequest(tenantID: TestMesh.tenant, exportID: "exp-1", exportVersion: 1, kind: .rejection)) } throws: { code($0) == .invalidArgument }
