@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(
             name: "MeshlineExceptionsTests",
             dependencies: [
-                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
