@@ -62,12 +62,16 @@ final class CompiledWarehouse: Sendable {
     let warehouse: Warehouse
     let timeZone: TimeZone
     let distances: [String: Int32]
+    /// The cost weight as explanations print it, formatted once: formatting a
+    /// `Double` costs more than the rest of a candidate's reason.
+    let costText: String
 
     init(_ warehouse: Warehouse) {
         self.warehouse = warehouse
         // Validation checked that the identifier names a time zone.
         timeZone = TimeZone(identifier: warehouse.timeZone)!
         distances = Dictionary(warehouse.distances.map { ($0.zone, $0.distanceKm) }, uniquingKeysWith: { first, _ in first })
+        costText = "\(warehouse.costWeight)"
     }
 
     var id: String { warehouse.warehouseID }

@@ -235,7 +235,7 @@ public enum DecisionEngine {
             let reason: String
             if let shipment = chosen[candidate.warehouse.id] {
                 reason = shipment == 0
-                    ? "won: \(shipmentsText(candidate.rank.shipments)), cost \(candidate.warehouse.warehouse.costWeight), \(candidate.distance) km"
+                    ? "won: \(shipmentsText(candidate.rank.shipments)), cost \(candidate.warehouse.costText), \(candidate.distance) km"
                     : "chosen as shipment \(shipment + 1) of \(plan.shipments.count) for \(skus(plan.shipments[shipment].lines, order.lines))"
             } else {
                 reason = losingReason(candidate, winner: winning)
@@ -243,7 +243,7 @@ public enum DecisionEngine {
             return score(candidate, chosen: chosen[candidate.warehouse.id] != nil, reason: reason)
         }
         let names = plan.shipments.map { candidates[$0.candidate].warehouse.id }.joined(separator: " + ")
-        let summary = "\(names): \(shipmentsText(plan.shipments.count)), cost \(winning.warehouse.warehouse.costWeight), \(winning.distance) km"
+        let summary = "\(names): \(shipmentsText(plan.shipments.count)), cost \(winning.warehouse.costText), \(winning.distance) km"
         return DecisionOutcome(
             decision: Decision(tenantID: order.tenantID, orderID: order.orderID, decisionVersion: rules.version, exports: exports,
                                explanation: Explanation(candidates: scores, inventoryStale: stale, summary: summary)),
@@ -301,7 +301,7 @@ public enum DecisionEngine {
             return "lost: needs \(shipmentsText(mine.shipments)), the winner \(best.shipments)"
         }
         if mine.cost != best.cost {
-            return "lost: same shipments, cost \(mine.cost) above the winner's \(best.cost)"
+            return "lost: same shipments, cost \(candidate.warehouse.costText) above the winner's \(winner.warehouse.costText)"
         }
         if mine.distance != best.distance {
             return "lost: same shipments and cost, \(mine.distance) km against the winner's \(best.distance) km"

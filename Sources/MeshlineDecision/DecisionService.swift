@@ -84,10 +84,7 @@ public final class DecisionService: RPCService, Sendable {
         let counted: [CapacityClaim]
         (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
         do {
-            var decision = outcome.decision
-            for index in decision.exports.indices {
-                decision.exports[index] = try await registry.publish(decision.exports[index], expectedVersion: 0)
-            }
+            let decision = try await publish(outcome.decision, firstExpectedVersion: 0)
             // Debug: at thousands of decisions a second, one line each would swamp the log.
             logger.debug("decided", metadata: ["tenant": "\(request.tenantID)", "order": "\(order.orderID)", "summary": "\(decision.explanation?.summary ?? "")"])
             return DecideResponse(decision: decision)
@@ -154,15 +151,41 @@ public final class DecisionService: RPCService, Sendable {
         let counted: [CapacityClaim]
         (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
         do {
-            var decision = outcome.decision
-            for index in decision.exports.indices {
-                decision.exports[index] = try await registry.publish(decision.exports[index], expectedVersion: index == 0 ? baseVersion : 0)
-            }
-            return decision
+            return try await publish(outcome.decision, firstExpectedVersion: baseVersion)
         } catch {
             state.withLock { $0.capacity.release(tenantID: tenantID, orderID: export.orderID, counted) }
             throw error
         }
+    }
+
+    /// Publishes a decision's exports side by side (a split's shipments are distinct
+    /// exports); the first supersedes `firstExpectedVersion`, the others are new.
+    /// Returns the decision with the exports as stored; throws the first failure by
+    /// export order, after every publish has finished.
+    private func publish(_ decision: Decision, firstExpectedVersion: Int64) async throws(DecisionError) -> Decision {
+        let registry = self.registry
+        var published = decision
+        var failures: [(Int, DecisionError)] = []
+        await withTaskGroup(of: (Int, Export?, DecisionError?).self) { group in
+            for (index, export) in decision.exports.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, try await registry.publish(export, expectedVersion: index == 0 ? firstExpectedVersion : 0), nil)
+                    } catch let error as DecisionError {
+                        return (index, nil, error)
+                    } catch {
+                        // The publish throws DecisionError only; a cancelled task is the one other way out.
+                        return (index, nil, .registry(RPCError.from(error)))
+                    }
+                }
+            }
+            for await (index, export, error) in group {
+                if let export { published.exports[index] = export }
+                if let error { failures.append((index, error)) }
+            }
+        }
+        if let first = failures.min(by: { $0.0 < $1.0 }) { throw first.1 }
+        return published
     }
 
     // MARK: Deciding on a snapshot
