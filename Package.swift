@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "MeshlineRPC", targets: ["MeshlineRPC", "MeshlineHTTP2"]),
         .executable(name: "meshline", targets: ["meshline"]),
         .executable(name: "meshline-registry", targets: ["meshline-registry"]),
+        .executable(name: "meshline-decision", targets: ["meshline-decision"]),
+        .executable(name: "meshline-exceptions", targets: ["meshline-exceptions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // Only the OTLP/HTTP exporter: the gRPC one would build a second gRPC stack.
         .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian's packages, wrapped as Swift modules. Nothing of them is vendored.
@@ -115,6 +118,31 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The decision service: rule sets, the deterministic engine, inventory view, DecisionService.
+        .target(
+            name: "MeshlineDecision",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
+        // The exception router: cases, retries, human queues, backorders, notifications.
+        .target(
+            name: "MeshlineExceptions",
+            dependencies: [
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Design.md"],
+            swiftSettings: strictSettings
+        ),
         // The Echo test service, served by transport tests and benchmarks.
         .target(
             name: "MeshlineEcho",
@@ -140,6 +168,32 @@ let package = Package(
             ],
             path: "services/registry",
             exclude: ["tenants.example.json"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/decision",
+            exclude: ["rules.example.yaml"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "meshline-exceptions",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "services/exceptions",
+            exclude: ["policy.example.json"],
             swiftSettings: strictSettings
         ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.
@@ -177,12 +231,31 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "meshline-bench-exceptions",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+            ],
+            path: "bench/exceptions/Sources",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "meshline-bench-rpc-client",
             dependencies: ["MeshlineHTTP2", "MeshlineRPC", "MeshlineModels"],
             path: "bench/rpc/Client",
             swiftSettings: strictSettings
         ),
-        // Helpers the test targets share: running scripts and Python peers.
+        .executableTarget(
+            name: "meshline-bench-decision",
+            dependencies: [
+                "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineEcho", "MeshlineTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/decision/Sources",
+            swiftSettings: strictSettings
+        ),
+        // Helpers the test targets (and benchmarks) share: running scripts and Python peers, seeded randomness.
         .target(
             name: "MeshlineTestSupport",
             path: "Tests/Support",
@@ -219,6 +292,23 @@ let package = Package(
         .testTarget(
             name: "MeshlineCLITests",
             dependencies: ["MeshlineModels", "MeshlineTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineDecisionTests",
+            dependencies: [
+                "MeshlineDecision", "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MeshlineExceptionsTests",
+            dependencies: [
+                "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

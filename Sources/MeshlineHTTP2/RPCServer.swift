@@ -98,6 +98,9 @@ public final class RPCServer: Sendable {
         return port
     }
 
+    /// The address the server listens on (its configured host).
+    public var host: String { configuration.host }
+
     /// The port the server listens on, once started.
     public var port: Int? {
         state.withLock { $0.channel?.localAddress?.port }

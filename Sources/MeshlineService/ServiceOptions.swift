@@ -137,10 +137,10 @@ public struct ServiceRunner {
         return ProcessInfo.processInfo.environment["MESHLINE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// Starts `server` (it logs `address=HOST:PORT` once it listens) and the admin
-    /// endpoint, runs `services` beside it, and returns after a graceful shutdown.
-    public func run(server: RPCServer, services: [any Service]) async throws {
-        try await server.start()
+    /// Starts `server` and the admin endpoint, runs `services` beside them, prints
+    /// `NAME listening on HOST:PORT` once SIGTERM is handled, and returns after a graceful shutdown.
+    public func run(name: String, server: RPCServer, services: [any Service]) async throws {
+        let port = try await server.start()
         var all: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
         if let adminListen = options.adminListen, let prometheus {
             let endpoint: RPCClient.Endpoint
@@ -153,6 +153,7 @@ public struct ServiceRunner {
         }
         all += services.map { .init(service: $0) }
         if let exporter = TraceRecording.recorder as? OTLPSpanExporter { all.append(.init(service: exporter)) }
+        all.append(.init(service: Announcement(line: "\(name) listening on \(server.host):\(port)")))
         let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

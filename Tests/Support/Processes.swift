@@ -52,7 +52,8 @@ public final class ServiceProcess: @unchecked Sendable {
     public private(set) var port = 0
 
     /// Starts `name` with `arguments` (which should listen on 127.0.0.1:0) and waits
-    /// for the `address=127.0.0.1:PORT` line every service logs once it listens.
+    /// for the `listening on 127.0.0.1:PORT` line every service prints once it listens
+    /// (or the `address=127.0.0.1:PORT` of its log).
     public init(_ name: String, _ arguments: [String]) throws {
         process.executableURL = try Binaries.path(name)
         process.arguments = arguments
@@ -65,7 +66,7 @@ public final class ServiceProcess: @unchecked Sendable {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
-            if let range = text.range(of: #"(?<![_a-z])address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let range = text.range(of: #"(listening on |(?<![_a-z])address=)127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 port = Int(text[range].split(separator: ":").last!)!
                 log.append(text)
                 // Keep draining the pipe so that a chatty service never blocks on a full pipe.

@@ -82,7 +82,7 @@ struct RegistryCommand: AsyncParsableCommand {
             logger.warning("no --exceptions endpoint: rejections and expiries are kept in the outbox until one is configured")
         }
         let maintenance = MaintenanceService(maintenance: RegistryMaintenance(service: registry, deliver: deliver))
-        try await runner.run(server: server, services: [maintenance])
+        try await runner.run(name: "meshline-registry", server: server, services: [maintenance])
         await routerClient?.close()
         await store.close()
         logger.info("stopped; storage flushed")
