@@ -173,6 +173,7 @@ let package = Package(
         .executableTarget(
             name: "meshline-decision",
             dependencies: [
+                "MeshlineService",
                 "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,6 +187,7 @@ let package = Package(
         .executableTarget(
             name: "meshline-exceptions",
             dependencies: [
+                "MeshlineService",
                 "MeshlineExceptions", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,8 +5,8 @@ import MeshlineDecision
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineService
 import ServiceLifecycle
-import UnixSignals
 
 /// `meshline-decision`: serves meshline.v1.DecisionService and health.
 @main
@@ -15,7 +15,7 @@ struct DecisionCommand: AsyncParsableCommand {
         commandName: "meshline-decision",
         abstract: "The Meshline decision service: deterministic, explainable routing from versioned per-tenant rules.",
         discussion: """
-            Serves meshline.v1.DecisionService and grpc.health.v1.Health over gRPC (h2c). Decide publishes each export to the \
+            Serves meshline.v1.DecisionService and grpc.health.v1.Health over gRPC (h2c, or TLS with --tls-cert/--tls-key; mutual TLS with --tls-ca). Decide publishes each export to the \
             export registry (--registry, repeat it for several replicas; calls go round-robin). \
             Rule sets are YAML files in --rules, one rule set per file (see services/decision/rules.example.yaml); \
             PutRuleSet writes TENANT@VERSION.yaml there, so put rule sets survive a restart and replicas sharing the \
@@ -37,27 +37,13 @@ struct DecisionCommand: AsyncParsableCommand {
     @Option(help: "Seconds between re-reads of --rules, to pick up files other replicas wrote; 0 never re-reads.")
     var rulesRefresh = 5
 
-    @Option(help: "Event-loop threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(help: "Seconds that calls in flight may take to finish after SIGTERM.")
-    var gracePeriod = 10
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @OptionGroup(title: "Service options")
+    var service: ServiceOptions
 
     func run() async throws {
-        var logger = Logger(label: "meshline.decision")
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
-        }
-        logger.logLevel = level
-        let endpoint: RPCClient.Endpoint
-        do {
-            endpoint = try RPCClient.Endpoint(parsing: listen, allowingAnyPort: true)
-        } catch {
-            throw ValidationError("--listen: \(error.message)")
-        }
+        let runner = try ServiceRunner(service, label: "meshline.decision")
+        let logger = runner.logger
+        let configuration = try runner.serverConfiguration(listen: listen)
         guard !registries.isEmpty else {
             throw ValidationError("--registry is required: name the export registry, e.g. --registry 127.0.0.1:7001 (repeat for replicas)")
         }
@@ -71,29 +57,16 @@ struct DecisionCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("--rules '\(rules)' cannot be created: \(error.localizedDescription)")
         }
-        let service: DecisionService
-        do {
-            service = try DecisionService(rules: store, registryEndpoints: registries, clock: DecisionService.wallClock, logger: logger)
-        } catch {
-            throw ValidationError("--registry: \(error.message)")
-        }
-
-        var configuration = RPCServer.Configuration()
-        configuration.host = endpoint.host
-        configuration.port = endpoint.port
-        configuration.threads = threads
-        configuration.drainGracePeriod = .seconds(gracePeriod)
-        let server = RPCServer(configuration: configuration, services: [service], logger: logger)
-        let port = try await server.start()
-        // The bound port on stdout (line-buffered only on a terminal), for scripts that asked for port 0.
-        FileHandle.standardOutput.write(Data("meshline-decision listening on \(endpoint.host):\(port)\n".utf8))
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        let decision = DecisionService(
+            rules: store, registry: try runner.client(registries, flag: "--registry"), registryEndpoints: registries,
+            clock: DecisionService.wallClock, logger: logger)
+        let server = RPCServer(configuration: configuration, services: [decision], logger: logger)
+        var background: [any Service] = []
         if rulesRefresh > 0 {
-            services.append(.init(service: RuleRefresh(store: store, interval: .seconds(rulesRefresh), logger: logger)))
+            background.append(RuleRefresh(store: store, interval: .seconds(rulesRefresh), logger: logger))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        await service.close()
+        try await runner.run(name: "meshline-decision", server: server, services: background)
+        await decision.close()
         logger.info("stopped")
     }
 }

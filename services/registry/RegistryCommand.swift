@@ -81,49 +81,26 @@ struct RegistryCommand: AsyncParsableCommand {
         } else {
             logger.warning("no --exceptions endpoint: rejections and expiries are kept in the outbox until one is configured")
         }
-        let maintenance = MaintenanceService(maintenance: RegistryMaintenance(service: registry, deliver: deliver))
-        try await runner.run(name: "meshline-registry", server: server, services: [maintenance])
+        let maintenance = RegistryMaintenance(service: registry, deliver: deliver)
+        try await runner.run(name: "meshline-registry", server: server, services: [BackgroundWork { await maintenance.run() }])
         await routerClient?.close()
         await store.close()
         logger.info("stopped; storage flushed")
     }
 
     private func openStore(logger: Logger) throws -> (any RegistryStore, PostgresRegistryStore?) {
-        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
-            do {
-                let store = try PostgresRegistryStore(url: database, logger: logger)
-                return (store, store)
-            } catch {
-                throw ValidationError(error.rpcError.message)
-            }
-        }
-        guard database.hasPrefix("sqlite:") else {
-            throw ValidationError("--database '\(database)' is neither sqlite: nor postgres://…")
-        }
-        var path = String(database.dropFirst("sqlite:".count))
-        if path.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-            } catch {
-                throw ValidationError("--data-dir '\(dataDir)' cannot be created: \(error.localizedDescription)")
-            }
-            path = (dataDir as NSString).appendingPathComponent("registry.sqlite")
-        }
         do {
-            return (try SQLiteRegistryStore(path: path), nil)
-        } catch {
+            switch try DatabaseLocation(database: database, dataDirectory: dataDir, fileName: "registry.sqlite") {
+            case .postgres(let url):
+                let store = try PostgresRegistryStore(url: url, logger: logger)
+                return (store, store)
+            case .sqlite(let path):
+                return (try SQLiteRegistryStore(path: path), nil)
+            }
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        } catch let error as RegistryError {
             throw ValidationError(error.rpcError.message)
-        }
-    }
-}
-
-/// The registry's background work as a lifecycle service: stops with the group.
-struct MaintenanceService: Service {
-    let maintenance: RegistryMaintenance
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await maintenance.run()
         }
     }
 }
