@@ -152,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "meshline",
             dependencies: [
-                "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2", "MeshlineService",
+                "MeshlineDecision", "MeshlineModels", "MeshlineRegistry", "MeshlineRPC", "MeshlineHTTP2", "MeshlineService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

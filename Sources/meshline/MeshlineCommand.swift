@@ -22,7 +22,7 @@ struct MeshlineCommand: AsyncParsableCommand {
         version: MeshlineVersion.current,
         subcommands: [
             DevCommand.self, ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, HealthCommand.self,
-            ContractCommand.self,
+            ContractCommand.self, DecideCommand.self, InventoryCommand.self, RulesCommand.self, QueueCommand.self,
         ]
     )
 }
