@@ -21,7 +21,7 @@ struct MeshlineCommand: AsyncParsableCommand {
             """ + ExitStatus.help,
         version: MeshlineVersion.current,
         subcommands: [
-            DevCommand.self, ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, HealthCommand.self,
+            DevCommand.self, DemoCommand.self, ExportCommand.self, OverrideCommand.self, KeysCommand.self, ReconcileCommand.self, VerifyCommand.self, HealthCommand.self,
             ContractCommand.self, DecideCommand.self, InventoryCommand.self, RulesCommand.self, QueueCommand.self,
         ]
     )
@@ -110,24 +110,28 @@ struct VerifyCommand: AsyncParsableCommand {
             throw ValidationError("--registry: \(error.message)")
         }
         defer { Task { await client.close() } }
-        var summary = Verification.Summary()
-        var token = ""
         do {
-            repeat {
-                let page: ListExportsResponse = try await client.unary(
-                    ExportRegistryDescriptor.list, ListExportsRequest(tenantID: tenant, pageSize: 500, pageToken: token))
-                for export in page.exports {
-                    let history: HistoryResponse = try await client.unary(
-                        ExportRegistryDescriptor.history, HistoryRequest(tenantID: tenant, exportID: export.exportID))
-                    summary.check(history: history.versions)
-                }
-                token = page.nextPageToken
-                if progress { FileHandle.standardError.write(Data("verified \(summary.exports.count) exports…\n".utf8)) }
-            } while !token.isEmpty
-        } catch {
+            return try await verifyRemote(client, tenant: tenant, progress: progress)
+        } catch let error as RPCError {
             FileHandle.standardError.write(Data("meshline verify: \(error.message)\n".utf8))
             throw ExitCode(2)
         }
+    }
+
+    static func verifyRemote(_ client: RPCClient, tenant: String, progress: Bool = false) async throws -> Verification.Summary {
+        var summary = Verification.Summary()
+        var token = ""
+        repeat {
+            let page: ListExportsResponse = try await client.unary(
+                ExportRegistryDescriptor.list, ListExportsRequest(tenantID: tenant, pageSize: 500, pageToken: token))
+            for export in page.exports {
+                let history: HistoryResponse = try await client.unary(
+                    ExportRegistryDescriptor.history, HistoryRequest(tenantID: tenant, exportID: export.exportID))
+                summary.check(history: history.versions)
+            }
+            token = page.nextPageToken
+            if progress { FileHandle.standardError.write(Data("verified \(summary.exports.count) exports…\n".utf8)) }
+        } while !token.isEmpty
         return summary
     }
 
