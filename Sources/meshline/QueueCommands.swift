@@ -60,22 +60,13 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Claim a queued case (stops its escalation), or --release your claim.")
 
-        @OptionGroup var mesh: MeshOptions
-        @Argument(help: "The case id.")
-        var caseID: String
-        @Option(name: .customLong("as"), help: "Who claims, as a party, e.g. agency:fulfillment-team.")
-        var party: String
+        @OptionGroup var target: CaseTarget
         @Flag(help: "Release an earlier claim instead of claiming.")
         var release = false
 
         func run() async throws {
-            try await runReporting("queue claim") {
-                let tenant = try mesh.requireTenant()
-                let claimant = try CaseText.party(party)
-                let response: ClaimResponse = try await withClient(try mesh.exceptions()) { client in
-                    try await client.unary(ExceptionRouterDescriptor.claim, ClaimRequest(tenantID: tenant, caseID: caseID, claimant: claimant, release: release))
-                }
-                mesh.emit(response) { CaseText.summary(response.exceptionCase ?? ExceptionCase()) }
+            try await target.change("queue claim", ExceptionRouterDescriptor.claim, \ClaimResponse.exceptionCase) { tenant, party in
+                ClaimRequest(tenantID: tenant, caseID: target.caseID, claimant: party, release: release)
             }
         }
     }
@@ -84,11 +75,7 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resolve a case: --retried, --overridden EXPORT@VERSION (the version a signed override produced), or --cancelled --reason TEXT.")
 
-        @OptionGroup var mesh: MeshOptions
-        @Argument(help: "The case id.")
-        var caseID: String
-        @Option(name: .customLong("as"), help: "Who resolves, as a party, e.g. agency:fulfillment-team.")
-        var party: String
+        @OptionGroup var target: CaseTarget
         @Flag(help: "A retry produced a published export version.")
         var retried = false
         @Option(help: "The export version a signed override produced, EXPORT_ID@VERSION.")
@@ -99,14 +86,8 @@ struct QueueCommand: AsyncParsableCommand {
         var reason = ""
 
         func run() async throws {
-            try await runReporting("queue resolve") {
-                let tenant = try mesh.requireTenant()
-                let actor = try CaseText.party(party)
-                let resolution = try resolution()
-                let response: ResolveResponse = try await withClient(try mesh.exceptions()) { client in
-                    try await client.unary(ExceptionRouterDescriptor.resolve, ResolveRequest(tenantID: tenant, caseID: caseID, resolution: resolution, actor: actor))
-                }
-                mesh.emit(response) { CaseText.summary(response.exceptionCase ?? ExceptionCase()) }
+            try await target.change("queue resolve", ExceptionRouterDescriptor.resolve, \ResolveResponse.exceptionCase) { tenant, party in
+                ResolveRequest(tenantID: tenant, caseID: target.caseID, resolution: try resolution(), actor: party)
             }
         }
 
@@ -168,6 +149,27 @@ struct QueueCommand: AsyncParsableCommand {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The case a command acts on and who acts.
+struct CaseTarget: ParsableArguments {
+    @OptionGroup var mesh: MeshOptions
+    @Argument(help: "The case id.")
+    var caseID: String
+    @Option(name: .customLong("as"), help: "Who acts, as a party ROLE:NAME, e.g. agency:fulfillment-team.")
+    var party: String
+
+    /// Sends the request `make` builds from the tenant and the acting party, and prints the case the router returns.
+    func change<Request: ProtobufMessage, Response: ProtobufMessage & ProtoJSONMessage>(
+        _ command: String, _ method: RPCMethod, _ exceptionCase: KeyPath<Response, ExceptionCase?>,
+        _ make: (_ tenant: String, _ party: String) throws -> Request
+    ) async throws {
+        try await runReporting(command) {
+            let request = try make(try mesh.requireTenant(), try CaseText.party(party))
+            let response: Response = try await withClient(try mesh.exceptions()) { client in try await client.unary(method, request) }
+            mesh.emit(response) { CaseText.summary(response[keyPath: exceptionCase] ?? ExceptionCase()) }
         }
     }
 }
