@@ -12,7 +12,8 @@ struct DecideCommand: AsyncParsableCommand {
         discussion: """
             The order is JSON in the form of schema/order.schema.json (the .proto field names). The tenant is \
             --tenant, $MESHLINE_TENANT, or the order's tenant_id. With --dry-run the decision is made and \
-            explained but nothing is published. 
+            explained but nothing is published.
+
             """ + ExitStatus.help)
 
     @OptionGroup var mesh: MeshOptions

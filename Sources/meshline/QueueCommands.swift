@@ -158,7 +158,7 @@ struct CaseTarget: ParsableArguments {
     @OptionGroup var mesh: MeshOptions
     @Argument(help: "The case id.")
     var caseID: String
-    @Option(name: .customLong("as"), help: "Who acts, as a party ROLE:NAME, e.g. agency:fulfillment-team.")
+    @Option(name: .customLong("as"), help: ArgumentHelp("Who acts, as a party, e.g. agency:fulfillment-team.", valueName: "role:name"))
     var party: String
 
     /// Sends the request `make` builds from the tenant and the acting party, and prints the case the router returns.

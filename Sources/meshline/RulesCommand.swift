@@ -124,8 +124,8 @@ enum RuleFile {
             + "\(ruleSet.exceptionRules.count) exception rules, \(ruleSet.packingRules.count) packing rules"
     }
 
-    /// `{"file", "ok", "tenant_id", "version", "problems": [{"line", "column", "message"}]}`; 
-    /// `"error"` for a file that cannot be read.
+    /// `{"file", "ok", "tenant_id", "version", "problems": [{"line", "column", "message"}]}`,
+    /// or `"error"` for a file that cannot be read.
     func json(file: String) -> JSONValue {
         var members = [JSONMember("file", .string(file))]
         switch self {

@@ -184,6 +184,15 @@ import Testing
         let listed = try await mesh.cli(["export", "list"])
         #expect(listed.stdout.components(separatedBy: "\n").filter { $0.contains(" routing published") }.count == 2)
 
+        // Emptying the chosen warehouse re-decides both routed exports elsewhere.
+        let chosen = decision.exports[0].warehouseID
+        let emptied = try await mesh.cli(["inventory", "update", "--warehouse", chosen, "--sku", "TEE-1", "--on-hand", "0"])
+        #expect(emptied.status == 0 && emptied.stdout.contains("applied 1 of 1 levels"), "\(emptied.stdout)\(emptied.stderr)")
+        let reevaluated = emptied.stdout.components(separatedBy: "\n").first { $0.hasPrefix("re-evaluated: ") } ?? ""
+        #expect(reevaluated.contains(decision.exports[0].exportID) && reevaluated.components(separatedBy: ", ").count == 2, "\(emptied.stdout)")
+        let moved = try await mesh.cli(["export", "get", decision.exports[0].exportID])
+        #expect(moved.stdout.contains(" v2 ") && !moved.stdout.contains("action     route-to-warehouse:\(chosen)"), "\(moved.stdout)")
+
         // The tenant comes from the order when neither --tenant nor $MESHLINE_TENANT is given.
         var other = try Order(jsonText: Data(contentsOf: URL(fileURLWithPath: try mesh.order("o-3"))), root: "order")
         other.tenantID = "globex"
@@ -227,6 +236,11 @@ import Testing
         #expect(claimed.status == 0 && claimed.stdout.contains("claimed") && claimed.stdout.contains("claimed by agency:fulfillment-team"), "\(claimed.stdout)\(claimed.stderr)")
         let taken = try await mesh.cli(["queue", "claim", opened.caseID, "--as", "merchant:acme-ops"])
         #expect(taken.status == 19 && taken.stderr.contains("already claimed by agency:fulfillment-team"), "\(taken.stderr)")
+        let notTheirs = try await mesh.cli(["queue", "claim", opened.caseID, "--as", "merchant:acme-ops", "--release"])
+        #expect(notTheirs.status == 19 && notTheirs.stderr.contains("only they can release it"), "\(notTheirs.stderr)")
+        let released = try await mesh.cli(["queue", "claim", opened.caseID, "--as", "agency:fulfillment-team", "--release"])
+        #expect(released.status == 0 && released.stdout.contains("  queued  ") && released.stdout.contains("released by agency:fulfillment-team"), "\(released.stdout)")
+        #expect(try await mesh.cli(["queue", "claim", opened.caseID, "--as", "agency:fulfillment-team"]).status == 0)
         let badParty = try await mesh.cli(["queue", "claim", opened.caseID, "--as", "fulfillment-team"])
         #expect(badParty.status == 2 && badParty.stderr.contains("ROLE:NAME"), "\(badParty.stderr)")
 
