@@ -208,7 +208,8 @@ let package = Package(
         .executableTarget(
             name: "meshline-bench-rpc-server",
             dependencies: [
-                "MeshlineHTTP2", "MeshlineEcho",
+                "MeshlineHTTP2", "MeshlineEcho", "MeshlineService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -223,6 +224,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "bench/registry/Sources",
+            swiftSettings: strictSettings
+        ),
+        // Orders per second from Decide to export accepted through the running services (bench/mesh/run).
+        .executableTarget(
+            name: "meshline-bench-mesh",
+            dependencies: ["MeshlineHTTP2", "MeshlineRPC", "MeshlineModels"],
+            path: "bench/mesh/Sources",
             swiftSettings: strictSettings
         ),
         // Bounded mutation fuzzing of protobuf decoding and the HTTP/2 frame path (scripts/fuzz).
