@@ -2,7 +2,7 @@
 // test service on loopback until SIGTERM or SIGINT, then drains and exits 0.
 //
 //   meshline-bench-rpc-server [--port N] [--threads N]
-//       [--metrics] [--otlp-endpoint URL] [--trace-sample-rate R]
+//       [--metrics [--admin-port N]] [--otlp-endpoint URL] [--trace-sample-rate R]
 //
 // Prints `listening on PORT` once ready. With --metrics or --otlp-endpoint the
 // server runs as a Meshline service does (MeshlineService's ServiceRunner): RPC
@@ -31,7 +31,7 @@ let otlpEndpoint = option("--otlp-endpoint")
 
 if metrics || otlpEndpoint != nil {
     var flags = ["--threads", String(threads), "--grace-period", "5", "--log-level", "warning"]
-    if metrics { flags += ["--admin-listen", "127.0.0.1:0"] }
+    if metrics { flags += ["--admin-listen", "127.0.0.1:\(option("--admin-port") ?? "0")"] }
     if let otlpEndpoint { flags += ["--otlp-endpoint", otlpEndpoint, "--trace-sample-rate", option("--trace-sample-rate") ?? "0.01"] }
     let runner = try ServiceRunner(try ServiceOptions.parse(flags), label: "meshline.bench.rpc")
     let server = RPCServer(configuration: try runner.serverConfiguration(listen: "127.0.0.1:\(port)"), services: [EchoService()], logger: runner.logger)
