@@ -83,6 +83,8 @@ final class DemoScenario {
     let registry: RPCClient
     let decision: RPCClient
     let exceptions: RPCClient
+    /// One client per decision replica: rule sets and inventory live in each replica, so both go to every one.
+    let decisionReplicas: [RPCClient]
     let keyFile: String
     private var created: [JSONMember] = []
     private var step = 0
@@ -102,12 +104,13 @@ final class DemoScenario {
         registry = try client(endpoints.registry, "--registry")
         decision = try client(endpoints.decision, "--decision")
         exceptions = try client(endpoints.exceptions, "--exceptions")
+        decisionReplicas = try endpoints.decision.map { try client([$0], "--decision") }
         self.keyFile = keyFile
         self.runID = runID
     }
 
     func close() async {
-        for client in [registry, decision, exceptions] { await client.close() }
+        for client in [registry, decision, exceptions] + decisionReplicas { await client.close() }
     }
 
     // MARK: The story
@@ -121,16 +124,19 @@ final class DemoScenario {
             """)
 
         heading("Rules and inventory")
-        let rules = try await call(decision, DecisionServiceDescriptor.putRuleSet, PutRuleSetRequest(ruleSet: try Self.ruleSet())) as PutRuleSetResponse
+        let rules: PutRuleSetResponse = try await everyReplica(DecisionServiceDescriptor.putRuleSet, PutRuleSetRequest(ruleSet: try Self.ruleSet()))
         let stale = now - 8 * 3_600_000
-        let inventory: UpdateInventoryResponse = try await call(decision, DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(tenantID: tenant, levels: [
+        let inventory: UpdateInventoryResponse = try await everyReplica(DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(tenantID: tenant, levels: [
             InventoryLevel(warehouseID: "WH-NEWARK", sku: "TEE-BLK", onHand: 40, asOfUnixMs: now),
             InventoryLevel(warehouseID: "WH-DALLAS", sku: "TEE-BLK", onHand: 40, asOfUnixMs: now),
             InventoryLevel(warehouseID: "WH-NEWARK", sku: "MUG-WHT", onHand: 10, asOfUnixMs: stale),
             InventoryLevel(warehouseID: "WH-DALLAS", sku: "MUG-WHT", onHand: 10, asOfUnixMs: now),
+            // No lamps anywhere (also after an earlier run against the same mesh restocked them).
+            InventoryLevel(warehouseID: "WH-NEWARK", sku: "LAMP-01", onHand: 0, asOfUnixMs: now),
+            InventoryLevel(warehouseID: "WH-DALLAS", sku: "LAMP-01", onHand: 0, asOfUnixMs: now),
         ]))
         say("rule set \(rules.ruleSet?.version ?? "?") put: 2 warehouses, owners per storefront, exception paths, TTL 4 h (30 min on stale stock)")
-        say("inventory: \(inventory.applied) levels; WH-NEWARK's mug count is 8 hours old (stale)")
+        say("inventory: \(inventory.applied) levels; WH-NEWARK's mug count is 8 hours old (stale); no lamps in stock")
 
         // 1. Routing accepted.
         heading("Routing accepted by a warehouse")
@@ -172,10 +178,10 @@ final class DemoScenario {
             try await self.notifications().first { $0.exportID == backorder.exportID && $0.kind == .customerDelayNotice }
         }
         say("notification for the CRM: \(notice.message)")
-        let restock: UpdateInventoryResponse = try await call(decision, DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(tenantID: tenant, levels: [
+        let restock: UpdateInventoryResponse = try await everyReplica(DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(tenantID: tenant, levels: [
             InventoryLevel(warehouseID: "WH-DALLAS", sku: "LAMP-01", onHand: 6, asOfUnixMs: nowMilliseconds()),
         ]))
-        say("WH-DALLAS reports 6 × LAMP-01 → re-evaluated: \(restock.reevaluatedExportIDs.joined(separator: ", "))")
+        say("WH-DALLAS reports 6 × LAMP-01\(restock.reevaluatedExportIDs.isEmpty ? "" : " → re-evaluated: \(restock.reevaluatedExportIDs.joined(separator: ", "))")")
         let routed = try await waitFor("the backorder to become a routing", seconds: 30) { () async throws -> Export? in
             let current = try await self.get(backorder.exportID)
             return current.kind == .routing ? current : nil
@@ -328,6 +334,26 @@ final class DemoScenario {
             return events
         }
         return events
+    }
+
+    /// Sends `request` to every decision replica; a replica that is down is skipped as
+    /// long as one answers. Returns the first answer that re-evaluated something, else the first.
+    private func everyReplica<Request: ProtobufMessage, Response: ProtobufMessage>(_ method: RPCMethod, _ request: Request) async throws -> Response {
+        var answers: [Response] = []
+        var lastError: RPCError?
+        for replica in decisionReplicas {
+            do throws(RPCError) {
+                answers.append(try await replica.unary(method, request))
+            } catch {
+                guard error.code == .unavailable else { throw error }
+                lastError = error
+            }
+        }
+        guard let first = answers.first else {
+            throw lastError ?? RPCError(code: .unavailable, message: "no decision replica answered")
+        }
+        if let reevaluating = answers.first(where: { ($0 as? UpdateInventoryResponse)?.reevaluatedExportIDs.isEmpty == false }) { return reevaluating }
+        return first
     }
 
     /// A unary call, retried while the service answers UNAVAILABLE (a replica going away).

@@ -52,7 +52,7 @@ import Testing
         #expect(check.status == 0 && check.output.contains("7 passed, 0 failed"), "\(check.output)")
 
         kill(dev.processIdentifier, SIGINT)
-        dev.waitUntilExit()
+        while dev.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(dev.terminationStatus == 0 && rest.contains("stopped cleanly"), "\(rest)")
     }
