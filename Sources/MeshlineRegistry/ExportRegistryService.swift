@@ -21,6 +21,8 @@ public final class ExportRegistryService: RPCService {
     let notifier = CommitNotifier()
     private let clock: @Sendable () -> Int64
     private let watchEvents = Atomic<Int>(0)
+    /// The newest commit sequence seen, to notice other replicas' commits (shared databases).
+    private let seenSequence = Atomic<Int64>(0)
 
     /// Watch events handed to the transport so far, across all watchers.
     public var watchEventsSent: Int { watchEvents.load(ordering: .relaxed) }
@@ -363,6 +365,13 @@ public final class ExportRegistryService: RPCService {
 
     /// Who makes a change: the `meshline-actor` request metadata when it is a valid
     /// party text, else `fallback`.
+    /// Wakes this replica's Watch streams when another replica committed since the last
+    /// look (a replica learns of its own commits at once; of others', through this poll).
+    public func noticeCommitsOfOtherReplicas() async {
+        guard store.hasOtherWriters, let last = try? await store.lastSequence() else { return }
+        if seenSequence.exchange(last, ordering: .relaxed) < last { notifier.committed() }
+    }
+
     /// Every storage write goes through here, so that each is a span of the call's trace.
     private func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
         try await TraceRecording.withSpan("registry.storage.append", attributes: [("meshline.export_id", request.exportID)]) { () async throws(RegistryError) in

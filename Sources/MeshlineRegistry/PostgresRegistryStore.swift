@@ -15,6 +15,9 @@ import PostgresNIO
 ///
 /// Call ``run()`` (e.g. in a ServiceGroup) for the connection pool to work.
 public final class PostgresRegistryStore: RegistryStore {
+    /// Several registry replicas may share the database.
+    public var hasOtherWriters: Bool { true }
+
     private let client: PostgresClient
     private let logger: Logger
     private let clock: @Sendable () -> Int64

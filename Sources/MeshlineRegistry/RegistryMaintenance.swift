@@ -1,7 +1,8 @@
 public import MeshlineModels
 
-/// The registry's background work: expiring exports whose TTL passed, and
-/// delivering queued reports to the exception router until it accepts them.
+/// The registry's background work: waking Watch streams for commits of other
+/// replicas, expiring exports whose TTL passed, and delivering queued reports to
+/// the exception router until it accepts them.
 ///
 /// Both read their work from storage, so a restart loses nothing: a report stays
 /// queued until delivered, an expired export is found again on the next sweep.
@@ -35,6 +36,7 @@ public struct RegistryMaintenance: Sendable {
     @discardableResult
     public func runOnce() async -> Int {
         let store = service.store
+        await service.noticeCommitsOfOtherReplicas()
         if let expired = try? await store.expired(now: clock(), limit: 200) {
             for export in expired { _ = try? await service.expire(export) }
         }

@@ -105,6 +105,7 @@ public struct OutboxItem: Sendable {
 /// disk; appends that arrive together share one commit (group commit).
 extension RegistryStore {
     public func cachedLatest(tenantID: String, exportID: String) -> Export? { nil }
+    public var hasOtherWriters: Bool { false }
 }
 
 public protocol RegistryStore: Sendable {
@@ -118,6 +119,10 @@ public protocol RegistryStore: Sendable {
     /// Only a store that is its database's sole writer may answer: otherwise another
     /// replica's newer version would be missed.
     func cachedLatest(tenantID: String, exportID: String) -> Export?
+
+    /// Whether other processes (registry replicas) commit to the same database, so
+    /// that Watch streams must also look for commits this process did not make.
+    var hasOtherWriters: Bool { get }
     /// Every version of an export, oldest first.
     func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export]
     /// Latest versions matching `filter`, ordered by export id, after `cursor` (an export id).

@@ -35,31 +35,39 @@ func withStore(_ backend: Backend, _ body: (any RegistryStore, TestClock) async 
         }
         await store.close()
     case .postgres:
-        // A schema of its own, so that tests never see each other's rows.
-        let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        var logger = Logger(label: "meshline.test.postgres")
-        logger.logLevel = .error
-        let url = URLComponents(string: Backend.postgresURL)!
-        let admin = PostgresClient(
-            configuration: .init(host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "meshline", password: url.password,
-                                 database: String(url.path.dropFirst()), tls: .disable),
-            backgroundLogger: logger)
-        let store = try PostgresRegistryStore(url: Backend.postgresURL, schema: schema, logger: logger, clock: { clock.now })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await admin.run() }
-            group.addTask { await store.run() }
-            do {
-                try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+        try await withPostgresSchema { schema, logger in
+            let store = try PostgresRegistryStore(url: Backend.postgresURL, schema: schema, logger: logger, clock: { clock.now })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await store.run() }
+                defer { group.cancelAll() }
                 try await store.migrate()
                 try await body(store, clock)
-                try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
-            } catch {
-                _ = try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
-                group.cancelAll()
-                throw error
             }
-            group.cancelAll()
         }
+    }
+}
+
+/// A fresh PostgreSQL schema for `body` (so that tests never see each other's rows), dropped afterwards.
+func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async throws {
+    let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    var logger = Logger(label: "meshline.test.postgres")
+    logger.logLevel = .error
+    let url = URLComponents(string: Backend.postgresURL)!
+    let admin = PostgresClient(
+        configuration: .init(host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "meshline", password: url.password,
+                             database: String(url.path.dropFirst()), tls: .disable),
+        backgroundLogger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await admin.run() }
+        defer { group.cancelAll() }
+        try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
+        do {
+            try await body(schema, logger)
+        } catch {
+            _ = try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
+            throw error
+        }
+        try await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
     }
 }
 
