@@ -35,7 +35,7 @@ import Testing
             try Data(tenants.text().utf8).write(to: directory.appendingPathComponent("tenants.json"))
             try Data(policy.text().utf8).write(to: directory.appendingPathComponent("policy.json"))
             // The registry reports to the router, which calls the registry back: the router's port is chosen first.
-            let routerPort = try MeshCLITests.freePort()
+            let routerPort = try Binaries.freePort()
             let path = directory.path
             registry = try ServiceProcess("meshline-registry", [
                 "--listen", "127.0.0.1:0", "--data-dir", "\(path)/registry", "--tenants", "\(path)/tenants.json",
@@ -91,19 +91,6 @@ import Testing
     }
 
     /// A loopback port nobody listens on right now.
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket, $0, length) } }
-        try #require(bound == 0)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func rulesCheckValidatesFilesWithoutAnyService() async throws {
         let work = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -279,7 +266,7 @@ import Testing
         let work = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         // Nothing listens on this port: every case below fails before any call.
-        let nowhere = "127.0.0.1:\(try Self.freePort())"
+        let nowhere = "127.0.0.1:\(try Binaries.freePort())"
         func cli(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
             try await Binaries.run("meshline", arguments + ["--decision", nowhere, "--exceptions", nowhere, "--tenant", "acme"], directory: work)
         }

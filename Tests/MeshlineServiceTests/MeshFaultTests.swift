@@ -68,19 +68,6 @@ import Testing
 
     /// A free loopback port, for a peer that must be named before it runs (the registry
     /// names the router, the router the registry) or must come back on the same port.
-    static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket, $0, length) } }
-        guard bound == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot bind a loopback port"]) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     static let common = ["--threads", "1", "--log-level", "warning", "--grace-period", "2"]
 
     static func registry(_ directory: URL, listen: String = "127.0.0.1:0", _ flags: [String] = []) throws -> ServiceProcess {
@@ -183,7 +170,7 @@ import Testing
         defer { collector.stop() }
         let tracing = ["--otlp-endpoint", "http://127.0.0.1:\(collector.port)", "--trace-sample-rate", "1"]
 
-        let routerEndpoint = "127.0.0.1:\(try Self.freePort())"
+        let routerEndpoint = "127.0.0.1:\(try Binaries.freePort())"
         let registry = try Self.registry(directory, ["--exceptions", routerEndpoint] + tracing)
         let decision = try Self.decision(directory, registry: registry.endpoint, tracing)
         let router = try Self.router(
@@ -436,7 +423,7 @@ import Testing
     func watchersResumeFromTheirCursorAcrossARegistryRestart() async throws {
         let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let listen = "127.0.0.1:\(try Self.freePort())"
+        let listen = "127.0.0.1:\(try Binaries.freePort())"
         var registry = try Self.registry(directory, listen: listen)
         let watchers = try [Watcher(endpoint: listen), Watcher(endpoint: listen)]
         let publisher = try Self.client([listen])
@@ -471,7 +458,7 @@ import Testing
     func rejectionsArrivingWhileTheRouterIsDownAreDeliveredOnceWhenItReturns() async throws {
         let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let routerEndpoint = "127.0.0.1:\(try Self.freePort())"
+        let routerEndpoint = "127.0.0.1:\(try Binaries.freePort())"
         let registry = try Self.registry(directory, ["--exceptions", routerEndpoint])
         defer { registry.stop() }
         let client = try Self.client([registry.endpoint])

@@ -19,6 +19,21 @@ public enum Binaries {
         return binary
     }
 
+    /// A loopback port that was free a moment ago, for services whose peers must know
+    /// its address before it starts (the registry names the router, the router the registry).
+    public static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socket, $0, length) } }
+        guard bound == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot bind a loopback port"]) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Runs executable `name` to completion, polling so that servers in this process keep their threads.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil) async throws
         -> (status: Int32, stdout: String, stderr: String)
