@@ -167,7 +167,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "services/registry",
-            exclude: ["tenants.example.json"],
+            exclude: ["tenants.example.json", "Dockerfile"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -181,7 +181,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "services/decision",
-            exclude: ["rules.example.yaml"],
+            exclude: ["rules.example.yaml", "Dockerfile"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -195,7 +195,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "services/exceptions",
-            exclude: ["policy.example.json"],
+            exclude: ["policy.example.json", "Dockerfile"],
             swiftSettings: strictSettings
         ),
         // Benchmarks: release-mode executables, run by the scripts under bench/.

@@ -1,5 +1,5 @@
 import Logging
-public import MeshlineModels
+import MeshlineModels
 import MeshlineRPC
 import NIOCore
 import NIOEmbedded
@@ -30,7 +30,7 @@ import NIOEmbedded
         _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 50_051)).wait()
         var answered = 0
         for chunk in chunks where channel.isActive {
-            try? channel.writeInbound(ByteBuffer(bytes: chunk))
+            _ = try? channel.writeInbound(ByteBuffer(bytes: chunk))
             channel.embeddedEventLoop.run()
             while let out = try? channel.readOutbound(as: ByteBuffer.self) { answered += out.readableBytes }
         }

@@ -59,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
             }
             let scenario = try DemoScenario(endpoints: endpoints, keyFile: keyFile, runID: runID ?? String(UUID().uuidString.prefix(6)).lowercased())
             do {
-                let result = try await scenario.run()
+                let result = try await scenario.run(restart: mesh.map { "meshline dev --data-dir \($0.directory.path)" })
                 if let summary { try Data(result.text().utf8).write(to: URL(fileURLWithPath: summary)) }
                 await scenario.close()
                 if let mesh {
@@ -115,7 +115,8 @@ final class DemoScenario {
 
     // MARK: The story
 
-    func run() async throws -> JSONValue {
+    /// `restart`: how to bring the demo's own mesh back after it stops (nil when it runs against a mesh that stays up).
+    func run(restart: String?) async throws -> JSONValue {
         let now = nowMilliseconds()
         print("""
 
@@ -245,6 +246,9 @@ final class DemoScenario {
         record("chain_breaks", verification.breaks.count)
         record("reconcile_on_time", Int(total.onTime))
 
+        if let restart {
+            print("\nThe demo stops its mesh at the end; `\(restart)` brings it back with this data on ports 7001-7003.")
+        }
         print("""
 
             Where to look next:
