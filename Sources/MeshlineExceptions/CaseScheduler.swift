@@ -73,14 +73,26 @@ public struct CaseScheduler: Sendable {
 
     private func work(_ leased: CaseRecord) async {
         let c = leased.exceptionCase
-        do {
-            switch leased.timer?.kind {
-            case .retry: try await retry(leased)
-            case .escalate: try await store(leased) { rules, record, now in rules.escalate(&record, at: now) }
-            case .backorderPoll: try await checkStock(leased)
-            case nil: break
+        guard let kind = leased.timer?.kind else { return }
+        // The case's work continues the trace of the report that opened it, so the
+        // re-evaluation it asks for and the version that publishes stay in the order's trace.
+        let trace = TraceContext(traceparent: c.traceparent)
+        let outcome: Result<Void, ExceptionError> = await TraceContext.$current.withValue(trace) {
+            do throws(ExceptionError) {
+                try await TraceRecording.withSpan(Self.spanNames[kind] ?? "exceptions.case", attributes: [("meshline.case_id", c.caseID)]) {
+                    () async throws(ExceptionError) in
+                    switch kind {
+                    case .retry: try await retry(leased)
+                    case .escalate: try await store(leased) { rules, record, now in rules.escalate(&record, at: now) }
+                    case .backorderPoll: try await checkStock(leased)
+                    }
+                }
+                return .success(())
+            } catch {
+                return .failure(error)
             }
-        } catch {
+        }
+        if case .failure(let error) = outcome {
             // The lease ends on its own; the case is worked again then.
             logger.error("working case failed", metadata: ["case": "\(c.caseID)", "error": "\(error.rpcError.message)"])
         }
@@ -107,6 +119,8 @@ public struct CaseScheduler: Sendable {
             return CaseChange(record: record, notifications: notifications)
         }
     }
+
+    static let spanNames: [TimerKind: String] = [.retry: "exceptions.retry", .escalate: "exceptions.escalate", .backorderPoll: "exceptions.backorder_check"]
 
     // MARK: Retry
 

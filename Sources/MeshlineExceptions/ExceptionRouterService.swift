@@ -89,6 +89,7 @@ public final class ExceptionRouterService: RPCService {
         let export = try await registryExport(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion)
         let now = clock()
         var record = Self.newRecord(request, export: export, earlier: earlier, now: now)
+        record.exceptionCase.traceparent = TraceContext.current?.traceparent ?? ""
         let notifications = route(&record, request: request, at: now)
         let (stored, duplicate) = try await store.open(CaseChange(record: record, notifications: notifications))
         if !duplicate { changes.fire() }

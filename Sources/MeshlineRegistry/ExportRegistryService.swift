@@ -57,6 +57,7 @@ public final class ExportRegistryService: RPCService {
 
     func publish(_ request: PublishRequest, _ context: ServerCallContext) async throws(RegistryError) -> PublishResponse {
         let traceID = TraceContext.current?.traceID ?? ""
+        let traceparent = TraceContext.current?.traceparent
         try requireTenant(request.tenantID)
         var export = request.export
         guard export.tenantID == request.tenantID else {
@@ -121,7 +122,7 @@ public final class ExportRegistryService: RPCService {
             }
             next.state = .published
             next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)", traceID: traceID)
-            var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) })
+            var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) }, traceparent: traceparent)
             // A backorder is an exception from the start: the router opens its case (and tells
             // the customer) through the same outbox as rejections, so it is never lost.
             if next.kind == .backorder && state.current?.kind != .backorder {
@@ -224,6 +225,7 @@ public final class ExportRegistryService: RPCService {
 
     func acknowledge(_ request: AcknowledgeRequest, _ context: ServerCallContext) async throws(RegistryError) -> AcknowledgeResponse {
         let traceID = TraceContext.current?.traceID ?? ""
+        let traceparent = TraceContext.current?.traceparent
         try requireTenant(request.tenantID)
         try requireIdentifier(request.exportID, field: "export_id")
         guard request.version > 0 else { throw .invalidRequest(field: "version", reason: "is not set; acknowledge the version you received") }
@@ -256,7 +258,7 @@ public final class ExportRegistryService: RPCService {
                 throw .conflict("export '\(current.exportID)' v\(current.version) is \(current.state.protoName) and cannot be \(outcome.protoName)")
             }
             var next = current.successor()
-            var effects = AppendSideEffects()
+            var effects = AppendSideEffects(traceparent: traceparent)
             let change: String
             switch outcome {
             case .accepted:

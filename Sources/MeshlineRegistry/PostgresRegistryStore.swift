@@ -98,6 +98,7 @@ public final class PostgresRegistryStore: RegistryStore {
             id BIGSERIAL PRIMARY KEY, report BYTEA NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at BIGINT NOT NULL)
         """,
+        "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent TEXT",
     ]
 
     /// Runs `body` in a transaction, mapping database failures to ``RegistryError``.
@@ -224,7 +225,10 @@ public final class PostgresRegistryStore: RegistryStore {
         }
         for report in effects.outbox {
             try await connection.query(
-                "INSERT INTO outbox (report, next_attempt_at) VALUES (\(ByteBuffer(bytes: report.serializedBytes())), \(now))", logger: logger)
+                """
+                INSERT INTO outbox (report, next_attempt_at, traceparent)
+                VALUES (\(ByteBuffer(bytes: report.serializedBytes())), \(now), \(effects.traceparent))
+                """, logger: logger)
         }
     }
 
@@ -324,15 +328,15 @@ public final class PostgresRegistryStore: RegistryStore {
             // Claimed for a 30-second lease: with several replicas, each report is sent by
             // one of them at a time; a replica that dies mid-delivery frees it when the lease ends.
             let lease = now + 30_000
-            for try await (id, report, attempts) in try await connection.query(
+            for try await (id, report, attempts, traceparent) in try await connection.query(
                 """
                 UPDATE outbox SET next_attempt_at = \(lease)
                 WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= \(now) ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id, report, attempts
+                RETURNING id, report, attempts, traceparent
                 """, logger: self.logger
-            ).decode((Int64, ByteBuffer, Int32).self) {
+            ).decode((Int64, ByteBuffer, Int32, String?).self) {
                 let request = try ReportRequest(serializedBytes: report.readableBytesView)
-                items.append(OutboxItem(id: id, report: request, attempts: Int(attempts)))
+                items.append(OutboxItem(id: id, report: request, attempts: Int(attempts), traceparent: traceparent))
             }
             return items
         }

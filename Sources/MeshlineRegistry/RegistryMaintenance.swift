@@ -1,4 +1,5 @@
 public import MeshlineModels
+import MeshlineRPC
 
 /// The registry's background work: waking Watch streams for commits of other
 /// replicas, expiring exports whose TTL passed, and delivering queued reports to
@@ -44,7 +45,12 @@ public struct RegistryMaintenance: Sendable {
         var delivered = 0
         for item in pending {
             do {
-                try await deliver(item.report)
+                // Delivered in the trace of the call that queued it: the router's case continues it.
+                try await TraceContext.$current.withValue(item.traceparent.flatMap(TraceContext.init(traceparent:))) {
+                    try await TraceRecording.withSpan("registry.outbox.deliver", attributes: [("meshline.export_id", item.report.exportID)]) {
+                        try await deliver(item.report)
+                    }
+                }
                 try await store.reportDelivered(item.id)
                 delivered += 1
             } catch {

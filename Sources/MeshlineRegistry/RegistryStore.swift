@@ -41,11 +41,18 @@ public struct AppendSideEffects: Sendable {
     public var nonce: (keyID: String, nonce: String)?
     /// Reports for the exception router, delivered after commit until it answers.
     public var outbox: [ReportRequest] = []
+    /// The W3C traceparent the reports are delivered in, so that the router's work
+    /// continues the trace of the call that caused them.
+    public var traceparent: String?
 
-    public init(idempotency: (key: String, requestHash: [UInt8])? = nil, nonce: (keyID: String, nonce: String)? = nil, outbox: [ReportRequest] = []) {
+    public init(
+        idempotency: (key: String, requestHash: [UInt8])? = nil, nonce: (keyID: String, nonce: String)? = nil, outbox: [ReportRequest] = [],
+        traceparent: String? = nil
+    ) {
         self.idempotency = idempotency
         self.nonce = nonce
         self.outbox = outbox
+        self.traceparent = traceparent
     }
 }
 
@@ -99,6 +106,8 @@ public struct OutboxItem: Sendable {
     public var id: Int64
     public var report: ReportRequest
     public var attempts: Int
+    /// The trace of the call that queued the report, when it had one.
+    public var traceparent: String?
 }
 
 /// Durable storage of the registry. An append that returns has been written to

@@ -96,6 +96,9 @@ public final class SQLiteRegistryStore: RegistryStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: outbox keeps the trace") { db in
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN traceparent TEXT")
+        }
         return migrator
     }
 
@@ -232,7 +235,9 @@ public final class SQLiteRegistryStore: RegistryStore {
                     .execute(arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
             }
             for report in effects.outbox {
-                try db.execute(sql: "INSERT INTO outbox (report, next_attempt_at) VALUES (?, ?)", arguments: [Data(report.serializedBytes()), now])
+                try db.execute(
+                    sql: "INSERT INTO outbox (report, next_attempt_at, traceparent) VALUES (?, ?, ?)",
+                    arguments: [Data(report.serializedBytes()), now, effects.traceparent])
             }
             return (export, false)
         }
@@ -357,10 +362,10 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func pendingReports(now: Int64, limit: Int) async throws(RegistryError) -> [OutboxItem] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, report, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?", arguments: [now, limit])
+            try Row.fetchAll(db, sql: "SELECT id, report, attempts, traceparent FROM outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?", arguments: [now, limit])
                 .map { row in
                     let report = try ReportRequest(serializedBytes: [UInt8](row["report"] as Data))
-                    return OutboxItem(id: row["id"], report: report, attempts: row["attempts"])
+                    return OutboxItem(id: row["id"], report: report, attempts: row["attempts"], traceparent: row["traceparent"])
                 }
         }
     }

@@ -97,7 +97,7 @@ final class DemoScenario {
                 configuration.initialBackoff = .milliseconds(50)
                 configuration.maximumBackoff = .seconds(1)
                 return RPCClient(configuration: configuration)
-            } catch let error as RPCError {
+            } catch {
                 throw CLIFailure.badInput("\(flag): \(error.message)")
             }
         }

@@ -226,25 +226,26 @@ import Testing
         let publish = try #require(inTrace.first { $0.name == "/meshline.v1.ExportRegistry/Publish" && $0.parent_span_id == decide.span_id })
         #expect(publish.service == "meshline.registry")
         #expect(inTrace.contains { $0.name == "registry.storage.append" && $0.parent_span_id == publish.span_id })
-        // The router and the retry were traced (Report, Reevaluate and its Publish).
-        #expect(spans.contains { $0.name == "/meshline.v1.ExceptionRouter/Report" && $0.service == "meshline.exceptions" })
-        #expect(spans.contains { $0.name == "/meshline.v1.DecisionService/Reevaluate" && $0.service == "meshline.decision" })
-        // The audit entries of the calls made in the trace carry its id.
+        // The audit entries of the calls made in the trace carry its id, the retried version's too.
         let entries = history.versions.flatMap(\.auditTrail)
         #expect(entries.first { $0.version == 1 }?.traceID == traceID)
         #expect(entries.first { $0.version == rejected.version }?.traceID == traceID)
         #expect(entries.first { $0.version == accepted.version }?.traceID == traceID)
+        #expect(entries.first { $0.version == retried.version }?.traceID == traceID)
 
-        // Issue 9 asks for the whole order in one trace. The registry's outbox and the
-        // router's cases do not keep the trace id yet (no field in the stored report or
-        // case), so the Report the registry delivers later, the Reevaluate the router's
-        // scheduler makes, and the version it publishes each start a trace of their own.
-        withKnownIssue("the outbox and the router's cases do not carry the trace: Report and Reevaluate start new traces") {
-            #expect(names.contains("/meshline.v1.ExceptionRouter/Report"))
-            #expect(names.contains("/meshline.v1.DecisionService/Reevaluate"))
-            #expect(Set(inTrace.map(\.service)) == ["meshline.registry", "meshline.decision", "meshline.exceptions"])
-            #expect(entries.first { $0.version == retried.version }?.traceID == traceID)
-        }
+        // The rejection continues through the registry's outbox into the router, the
+        // router's retry, the re-evaluation and the version it publishes.
+        let acknowledge = try #require(inTrace.first { $0.name == "/meshline.v1.ExportRegistry/Acknowledge" && $0.parent_span_id == clientSpan })
+        let deliver = try #require(inTrace.first { $0.name == "registry.outbox.deliver" }, "no outbox delivery in trace \(traceID)")
+        #expect(deliver.parent_span_id == acknowledge.span_id && deliver.service == "meshline.registry")
+        let report = try #require(inTrace.first { $0.name == "/meshline.v1.ExceptionRouter/Report" })
+        #expect(report.parent_span_id == deliver.span_id && report.service == "meshline.exceptions")
+        let retry = try #require(inTrace.first { $0.name == "exceptions.retry" }, "no retry span in trace \(traceID)")
+        #expect(retry.parent_span_id == report.span_id && retry.service == "meshline.exceptions")
+        let reevaluate = try #require(inTrace.first { $0.name == "/meshline.v1.DecisionService/Reevaluate" })
+        #expect(reevaluate.parent_span_id == retry.span_id && reevaluate.service == "meshline.decision")
+        #expect(inTrace.contains { $0.name == "/meshline.v1.ExportRegistry/Publish" && $0.parent_span_id == reevaluate.span_id })
+        #expect(Set(inTrace.map(\.service)) == ["meshline.registry", "meshline.decision", "meshline.exceptions"])
     }
 
     // MARK: kill -9 under load

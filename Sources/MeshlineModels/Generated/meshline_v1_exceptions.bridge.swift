@@ -135,6 +135,7 @@ extension ExceptionCase: ProtobufCBridged {
         self.updatedAtUnixMs = c.pointee.updated_at_unix_ms
         self.expectedRestockAtUnixMs = c.pointee.expected_restock_at_unix_ms
         self.rejectedBy = try ProtoC.strings(c.pointee.rejected_by, count: c.pointee.n_rejected_by, field: "rejected_by", in: Self.protoName)
+        self.traceparent = try ProtoC.string(c.pointee.traceparent, field: "traceparent", in: Self.protoName)
     }
 
     func fill(_ c: UnsafeMutablePointer<Meshline__V1__ExceptionCase>, arena: ProtoArena) {
@@ -165,6 +166,7 @@ extension ExceptionCase: ProtobufCBridged {
             c.pointee.n_rejected_by = self.rejectedBy.count
             c.pointee.rejected_by = arena.strings(self.rejectedBy)
         }
+        if !self.traceparent.isEmpty { c.pointee.traceparent = arena.string(self.traceparent) }
     }
 }
 

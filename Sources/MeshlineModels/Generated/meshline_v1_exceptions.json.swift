@@ -44,7 +44,7 @@ extension CaseEvent: ProtoJSONMessage {
 
 extension ExceptionCase: ProtoJSONMessage {
     public init(protoJSON object: ProtoJSONReader) throws(ProtoJSONError) {
-        try object.checkFields([("case_id", "caseId"), ("tenant_id", "tenantId"), ("export_id", "exportId"), ("export_version", "exportVersion"), ("order_id", "orderId"), ("kind", "kind"), ("reason", "reason"), ("detail", "detail"), ("state", "state"), ("attempts", "attempts"), ("next_attempt_at_unix_ms", "nextAttemptAtUnixMs"), ("queue", "queue"), ("escalation_level", "escalationLevel"), ("due_at_unix_ms", "dueAtUnixMs"), ("claimed_by", "claimedBy"), ("resolution", "resolution"), ("history", "history"), ("created_at_unix_ms", "createdAtUnixMs"), ("updated_at_unix_ms", "updatedAtUnixMs"), ("expected_restock_at_unix_ms", "expectedRestockAtUnixMs"), ("rejected_by", "rejectedBy")])
+        try object.checkFields([("case_id", "caseId"), ("tenant_id", "tenantId"), ("export_id", "exportId"), ("export_version", "exportVersion"), ("order_id", "orderId"), ("kind", "kind"), ("reason", "reason"), ("detail", "detail"), ("state", "state"), ("attempts", "attempts"), ("next_attempt_at_unix_ms", "nextAttemptAtUnixMs"), ("queue", "queue"), ("escalation_level", "escalationLevel"), ("due_at_unix_ms", "dueAtUnixMs"), ("claimed_by", "claimedBy"), ("resolution", "resolution"), ("history", "history"), ("created_at_unix_ms", "createdAtUnixMs"), ("updated_at_unix_ms", "updatedAtUnixMs"), ("expected_restock_at_unix_ms", "expectedRestockAtUnixMs"), ("rejected_by", "rejectedBy"), ("traceparent", "traceparent")])
         self.init(
             caseID: try object.value("case_id", "caseId") ?? "",
             tenantID: try object.value("tenant_id", "tenantId") ?? "",
@@ -66,7 +66,8 @@ extension ExceptionCase: ProtoJSONMessage {
             createdAtUnixMs: try object.value("created_at_unix_ms", "createdAtUnixMs") ?? 0,
             updatedAtUnixMs: try object.value("updated_at_unix_ms", "updatedAtUnixMs") ?? 0,
             expectedRestockAtUnixMs: try object.value("expected_restock_at_unix_ms", "expectedRestockAtUnixMs") ?? 0,
-            rejectedBy: try object.value("rejected_by", "rejectedBy") ?? []
+            rejectedBy: try object.value("rejected_by", "rejectedBy") ?? [],
+            traceparent: try object.value("traceparent", "traceparent") ?? ""
         )
     }
 
@@ -92,6 +93,7 @@ extension ExceptionCase: ProtoJSONMessage {
         object.write("updated_at_unix_ms", updatedAtUnixMs)
         object.write("expected_restock_at_unix_ms", expectedRestockAtUnixMs)
         object.write("rejected_by", rejectedBy)
+        object.write("traceparent", traceparent)
     }
 }
 

@@ -222,6 +222,9 @@ public struct ExceptionCase: Sendable, Hashable {
     public var expectedRestockAtUnixMs: Int64
     /// Warehouses that rejected the export so far; excluded from retries.
     public var rejectedBy: [String]
+    /// W3C traceparent of the report that opened the case; the router's retries and
+    /// checks of this case continue that trace. Empty when the report had none.
+    public var traceparent: String
 
     /// Creates the message; every field not given has its proto3 default.
     public init(
@@ -245,7 +248,8 @@ public struct ExceptionCase: Sendable, Hashable {
         createdAtUnixMs: Int64 = 0,
         updatedAtUnixMs: Int64 = 0,
         expectedRestockAtUnixMs: Int64 = 0,
-        rejectedBy: [String] = []
+        rejectedBy: [String] = [],
+        traceparent: String = ""
     ) {
         self.caseID = caseID
         self.tenantID = tenantID
@@ -268,6 +272,7 @@ public struct ExceptionCase: Sendable, Hashable {
         self.updatedAtUnixMs = updatedAtUnixMs
         self.expectedRestockAtUnixMs = expectedRestockAtUnixMs
         self.rejectedBy = rejectedBy
+        self.traceparent = traceparent
     }
 }
 

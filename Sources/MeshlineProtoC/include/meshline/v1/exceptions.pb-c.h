@@ -268,10 +268,15 @@ struct  Meshline__V1__ExceptionCase
    */
   size_t n_rejected_by;
   char **rejected_by;
+  /*
+   * W3C traceparent of the report that opened the case; the router's retries and
+   * checks of this case continue that trace. Empty when the report had none.
+   */
+  char *traceparent;
 };
 #define MESHLINE__V1__EXCEPTION_CASE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&meshline__v1__exception_case__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MESHLINE__V1__CASE_KIND__CASE_KIND_UNSPECIFIED, MESHLINE__V1__REJECTION_REASON__REJECTION_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, MESHLINE__V1__CASE_STATE__CASE_STATE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, 0, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, MESHLINE__V1__CASE_KIND__CASE_KIND_UNSPECIFIED, MESHLINE__V1__REJECTION_REASON__REJECTION_REASON_UNSPECIFIED, (char *)protobuf_c_empty_string, MESHLINE__V1__CASE_STATE__CASE_STATE_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, NULL, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /*

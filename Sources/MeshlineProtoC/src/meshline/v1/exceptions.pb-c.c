@@ -720,7 +720,7 @@ const ProtobufCMessageDescriptor meshline__v1__case_event__descriptor =
   (ProtobufCMessageInit) meshline__v1__case_event__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor meshline__v1__exception_case__field_descriptors[21] =
+static const ProtobufCFieldDescriptor meshline__v1__exception_case__field_descriptors[22] =
 {
   {
     "case_id",
@@ -974,6 +974,18 @@ static const ProtobufCFieldDescriptor meshline__v1__exception_case__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "traceparent",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Meshline__V1__ExceptionCase, traceparent),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned meshline__v1__exception_case__field_indices_by_name[] = {
   9,   /* field[9] = attempts */
@@ -996,12 +1008,13 @@ static const unsigned meshline__v1__exception_case__field_indices_by_name[] = {
   15,   /* field[15] = resolution */
   8,   /* field[8] = state */
   1,   /* field[1] = tenant_id */
+  21,   /* field[21] = traceparent */
   18,   /* field[18] = updated_at_unix_ms */
 };
 static const ProtobufCIntRange meshline__v1__exception_case__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 21 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor meshline__v1__exception_case__descriptor =
 {
@@ -1011,7 +1024,7 @@ const ProtobufCMessageDescriptor meshline__v1__exception_case__descriptor =
   "Meshline__V1__ExceptionCase",
   "meshline.v1",
   sizeof(Meshline__V1__ExceptionCase),
-  21,
+  22,
   meshline__v1__exception_case__field_descriptors,
   meshline__v1__exception_case__field_indices_by_name,
   1,  meshline__v1__exception_case__number_ranges,
