@@ -83,7 +83,11 @@ public struct CaseScheduler: Sendable {
                     () async throws(ExceptionError) in
                     switch kind {
                     case .retry: try await retry(leased)
-                    case .escalate: try await store(leased) { rules, record, now in rules.escalate(&record, at: now) }
+                    case .escalate:
+                        try await store(leased) { [metrics = service.metrics] rules, record, now in
+                            metrics.escalated()
+                            return rules.escalate(&record, at: now)
+                        }
                     case .backorderPoll: try await checkStock(leased)
                     }
                 }
@@ -139,10 +143,12 @@ public struct CaseScheduler: Sendable {
         } else {
             outcome = .failure(RPCError(code: .unavailable, message: "no decision service is configured"))
         }
+        let metrics = service.metrics
         try await store(leased) { rules, record, now in
             if case .failure(let error) = outcome, Self.transient.contains(error.code) {
                 // Not an attempt: the decision service never saw it. Never lost: tried again later.
                 record.unanswered += 1
+                metrics.retried(.unanswered)
                 return rules.scheduleRetry(&record, at: now, why: "the decision service did not answer (\(error.code)); retrying later")
             }
             record.unanswered = 0
@@ -151,6 +157,7 @@ public struct CaseScheduler: Sendable {
                 record.exceptionCase.attempts += 1
                 let exports = response.decision?.exports ?? []
                 guard let published = exports.first(where: { $0.exportID == c.exportID }) ?? exports.first else {
+                    metrics.retried(.failed)
                     return rules.scheduleRetry(&record, at: now, why: "retry \(record.exceptionCase.attempts) published nothing")
                 }
                 if published.kind == .backorder {
@@ -159,21 +166,26 @@ public struct CaseScheduler: Sendable {
                     // exists, so a human decides.
                     guard c.kind == .expiry || c.reason == .outOfStock else {
                         record.export.version = published.version
+                        metrics.retried(.queued)
                         return rules.enqueue(
                             &record, at: now,
                             why: "every warehouse that could take it refused it (\(c.rejectedBy.joined(separator: ", "))); re-evaluation could only backorder it as v\(published.version)")
                     }
+                    metrics.retried(.backordered)
                     return rules.awaitStock(&record, version: published.version, expectedRestock: 0, at: now, why: "retry \(record.exceptionCase.attempts) found no warehouse with stock: backorder v\(published.version)")
                 }
+                metrics.retried(.routed)
                 let target = published.warehouseID.isEmpty ? published.intendedAction : published.warehouseID
                 return rules.resolve(
                     &record, Resolution(kind: .retried, reason: "\(published.exportID)@\(published.version) routes to \(target)"),
                     actor: CaseRules.serviceActor, at: now)
             case .failure(let error) where Self.final.contains(error.code):
                 record.exceptionCase.attempts += 1
+                metrics.retried(.queued)
                 return rules.enqueue(&record, at: now, why: "the decision service cannot re-decide it: \(error.code): \(error.message)")
             case .failure(let error):
                 record.exceptionCase.attempts += 1
+                metrics.retried(.failed)
                 return rules.scheduleRetry(&record, at: now, why: "retry \(record.exceptionCase.attempts) failed: \(error.code): \(error.message)")
             }
         }

@@ -91,6 +91,27 @@ public struct CaseChange: Sendable {
     }
 }
 
+/// The open cases of one tenant's queue in one state.
+public struct OpenCases: Sendable, Equatable {
+    public var tenantID: String
+    public var queue: String
+    public var state: CaseState
+    public var count: Int
+    /// When the oldest of them was opened, in Unix milliseconds.
+    public var oldestOpenedAt: Int64
+    /// How many of them belong to exports that must ship before the asked time.
+    public var shipByAtRisk: Int
+
+    public init(tenantID: String, queue: String, state: CaseState, count: Int, oldestOpenedAt: Int64, shipByAtRisk: Int) {
+        self.tenantID = tenantID
+        self.queue = queue
+        self.state = state
+        self.count = count
+        self.oldestOpenedAt = oldestOpenedAt
+        self.shipByAtRisk = shipByAtRisk
+    }
+}
+
 /// A filter of ListQueue.
 public struct QueueFilter: Sendable {
     public var tenantID: String
@@ -132,6 +153,9 @@ public protocol CaseStore: Sendable {
     func nextTimerAt() async throws(ExceptionError) -> Int64?
     /// The tenant's notifications stored after `sequence`, oldest first, each with its cursor set.
     func notifications(tenantID: String, after sequence: Int64, limit: Int) async throws(ExceptionError) -> [NotificationEvent]
+    /// Open (unresolved) cases per tenant, queue and state, across all tenants: for
+    /// the operators' gauges, not for callers.
+    func openCaseSummary(shipByBefore: Int64) async throws(ExceptionError) -> [OpenCases]
     /// Finishes pending writes and closes the storage.
     func close() async
 }

@@ -1,6 +1,6 @@
 import Foundation
 public import MeshlineHTTP2
-public import MeshlineModels
+import MeshlineModels
 public import MeshlineRPC
 
 /// `meshline.v1.ExceptionRouter`: opens a case for every failed export version and
@@ -28,6 +28,7 @@ public final class ExceptionRouterService: RPCService {
     let clock: @Sendable () -> Int64
     /// Fired after every stored change: wakes Notifications streams and the scheduler.
     let changes = ChangeSignal()
+    let metrics = RouterMetrics()
 
     /// `registry` answers Get; `decision` answers Reevaluate (nil: retries wait until one is configured).
     public init(
@@ -92,7 +93,10 @@ public final class ExceptionRouterService: RPCService {
         record.exceptionCase.traceparent = TraceContext.current?.traceparent ?? ""
         let notifications = route(&record, request: request, at: now)
         let (stored, duplicate) = try await store.open(CaseChange(record: record, notifications: notifications))
-        if !duplicate { changes.fire() }
+        if !duplicate {
+            changes.fire()
+            metrics.opened(request.kind)
+        }
         return ReportResponse(exceptionCase: stored.exceptionCase, duplicate: duplicate)
     }
 

@@ -50,6 +50,7 @@ public final class PostgresCaseStore: CaseStore {
             for statement in Self.schema {
                 try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
             }
+            try await self.backfillOpenCases(connection)
         }
     }
 
@@ -68,7 +69,23 @@ public final class PostgresCaseStore: CaseStore {
             seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, notification_id TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)
         """,
         "CREATE INDEX IF NOT EXISTS notifications_tenant ON notifications (tenant_id, seq)",
+        // For the open-case gauges (added after the first release; see backfillOpenCases).
+        "ALTER TABLE cases ADD COLUMN IF NOT EXISTS opened_at BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE cases ADD COLUMN IF NOT EXISTS ship_by BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS cases_open ON cases (tenant_id, queue, state) WHERE state <> \(CaseState.resolved.rawValue)",
     ]
+
+    /// Open cases stored before `opened_at` and `ship_by` existed get them from their protobufs.
+    private func backfillOpenCases(_ connection: PostgresConnection) async throws {
+        let resolved = Int32(CaseState.resolved.rawValue)
+        let stale = try await fetch("SELECT \(unescaped: Self.columns) FROM cases WHERE state <> \(resolved) AND opened_at = 0", connection)
+        for record in stale {
+            let c = record.exceptionCase
+            try await connection.query(
+                "UPDATE cases SET opened_at = \(c.createdAtUnixMs), ship_by = \(record.export.sla?.shipByUnixMs ?? 0) WHERE case_id = \(c.caseID)",
+                logger: logger)
+        }
+    }
 
     /// Runs `body` in a transaction, mapping database failures to ``ExceptionError``.
     private func perform<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(ExceptionError) -> T {
@@ -115,11 +132,14 @@ public final class PostgresCaseStore: CaseStore {
         let until = record.lease?.until ?? 0
         let state = Int32(c.state.rawValue)
         let dueKey = record.position.dueKey
+        let shipBy = record.export.sla?.shipByUnixMs ?? 0
         if insert {
             let inserted = try await connection.query(
                 """
-                INSERT INTO cases (case_id, tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export)
-                VALUES (\(c.caseID), \(c.tenantID), \(c.exportID), \(c.exportVersion), \(state), \(c.queue), \(dueKey), \(kind), \(at), \(owner), \(until), \(record.unanswered), \(body), \(export))
+                INSERT INTO cases (case_id, tenant_id, export_id, export_version, state, queue, due_key, opened_at, ship_by,
+                    timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export)
+                VALUES (\(c.caseID), \(c.tenantID), \(c.exportID), \(c.exportVersion), \(state), \(c.queue), \(dueKey), \(c.createdAtUnixMs), \(shipBy),
+                    \(kind), \(at), \(owner), \(until), \(record.unanswered), \(body), \(export))
                 ON CONFLICT (tenant_id, export_id, export_version) DO NOTHING RETURNING case_id
                 """, logger: logger
             ).collect()
@@ -127,7 +147,7 @@ public final class PostgresCaseStore: CaseStore {
         } else {
             try await connection.query(
                 """
-                UPDATE cases SET state = \(state), queue = \(c.queue), due_key = \(dueKey), timer_kind = \(kind), timer_at = \(at),
+                UPDATE cases SET state = \(state), queue = \(c.queue), due_key = \(dueKey), ship_by = \(shipBy), timer_kind = \(kind), timer_at = \(at),
                     lease_owner = \(owner), lease_until = \(until), unanswered = \(record.unanswered), body = \(body), export = \(export)
                 WHERE case_id = \(c.caseID)
                 """, logger: logger)
@@ -249,6 +269,24 @@ public final class PostgresCaseStore: CaseStore {
                 }
             }
             return events
+        }
+    }
+
+    public func openCaseSummary(shipByBefore: Int64) async throws(ExceptionError) -> [OpenCases] {
+        let resolved = Int32(CaseState.resolved.rawValue)
+        return try await perform { connection in
+            var summary: [OpenCases] = []
+            for try await (tenant, queue, state, count, oldest, atRisk) in try await connection.query(
+                """
+                SELECT tenant_id, queue, state, COUNT(*), MIN(opened_at), SUM(CASE WHEN ship_by > 0 AND ship_by < \(shipByBefore) THEN 1 ELSE 0 END)
+                FROM cases WHERE state <> \(resolved) GROUP BY tenant_id, queue, state
+                """, logger: self.logger
+            ).decode((String, String, Int32, Int64, Int64, Int64).self) {
+                summary.append(OpenCases(
+                    tenantID: tenant, queue: queue, state: CaseState(rawValue: state) ?? .unspecified, count: Int(count),
+                    oldestOpenedAt: oldest, shipByAtRisk: Int(atRisk)))
+            }
+            return summary
         }
     }
 

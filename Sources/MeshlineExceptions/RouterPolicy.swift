@@ -82,6 +82,9 @@ public struct RouterPolicy: Sendable {
     public var backorderPollIntervalMs: Int64 = 60_000
     /// Queue of cases whose export names none.
     public var defaultQueue = "exceptions"
+    /// An open case whose export must ship within this time (or should have shipped)
+    /// counts as SLA at risk in the router's metrics.
+    public var slaRiskWindowMs: Int64 = 4 * 3_600_000
     /// Jitter of retry delays.
     public var jitter = JitterSource()
 
@@ -133,6 +136,10 @@ extension RouterPolicy {
         if let interval = file.backorderPollIntervalMs {
             guard interval > 0 else { throw .invalidRequest(field: "policy.backorder_poll_interval_ms", reason: "must be positive") }
             backorderPollIntervalMs = interval
+        }
+        if let window = file.slaRiskWindowMs {
+            guard window >= 0 else { throw .invalidRequest(field: "policy.sla_risk_window_ms", reason: "must not be negative") }
+            slaRiskWindowMs = window
         }
     }
 
@@ -217,9 +224,10 @@ private struct PolicyFile: Decodable {
     var backorderQueue: String?
     var backorderPollIntervalMs: Int64?
     var defaultQueue: String?
+    var slaRiskWindowMs: Int64?
 
     private enum CodingKeys: String, CodingKey {
-        case tenants, backorderQueue, backorderPollIntervalMs, defaultQueue
+        case tenants, backorderQueue, backorderPollIntervalMs, defaultQueue, slaRiskWindowMs
     }
 
     init(from decoder: any Decoder) throws {
@@ -229,5 +237,6 @@ private struct PolicyFile: Decodable {
         backorderQueue = try container.decodeIfPresent(String.self, forKey: .backorderQueue)
         backorderPollIntervalMs = try container.decodeIfPresent(Int64.self, forKey: .backorderPollIntervalMs)
         defaultQueue = try container.decodeIfPresent(String.self, forKey: .defaultQueue)
+        slaRiskWindowMs = try container.decodeIfPresent(Int64.self, forKey: .slaRiskWindowMs)
     }
 }

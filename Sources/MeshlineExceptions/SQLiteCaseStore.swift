@@ -68,6 +68,20 @@ public final class SQLiteCaseStore: CaseStore {
                 CREATE INDEX notifications_tenant ON notifications (tenant_id, seq);
                 """)
         }
+        migrator.registerMigration("v2: open-case gauges") { db in
+            try db.execute(sql: """
+                ALTER TABLE cases ADD COLUMN opened_at INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE cases ADD COLUMN ship_by INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX cases_open ON cases (tenant_id, queue, state) WHERE state <> \(CaseState.resolved.rawValue);
+                """)
+            // Open cases stored before: their times are in the stored protobufs.
+            for row in try Row.fetchAll(db, sql: "SELECT case_id, \(columns) FROM cases WHERE state <> ?", arguments: [CaseState.resolved.rawValue]) {
+                let record = try decode(row)
+                try db.execute(
+                    sql: "UPDATE cases SET opened_at = ?, ship_by = ? WHERE case_id = ?",
+                    arguments: [record.exceptionCase.createdAtUnixMs, record.export.sla?.shipByUnixMs ?? 0, row["case_id"] as String])
+            }
+        }
         return migrator
     }
 
@@ -96,7 +110,7 @@ public final class SQLiteCaseStore: CaseStore {
         let exceptionCase = record.exceptionCase
         let values: [any DatabaseValueConvertible & Sendable] = [
             exceptionCase.tenantID, exceptionCase.exportID, exceptionCase.exportVersion, exceptionCase.state.rawValue, exceptionCase.queue,
-            record.position.dueKey,
+            record.position.dueKey, exceptionCase.createdAtUnixMs, record.export.sla?.shipByUnixMs ?? 0,
         ]
         let timerAndLease: StatementArguments = [
             record.timer?.kind.rawValue, record.timer?.at, record.lease?.owner, record.lease?.until ?? 0, record.unanswered,
@@ -104,12 +118,13 @@ public final class SQLiteCaseStore: CaseStore {
         ]
         if insert {
             try db.cachedStatement(sql: """
-                INSERT INTO cases (tenant_id, export_id, export_version, state, queue, due_key, timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export, case_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO cases (tenant_id, export_id, export_version, state, queue, due_key, opened_at, ship_by,
+                    timer_kind, timer_at, lease_owner, lease_until, unanswered, body, export, case_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: StatementArguments(values) + timerAndLease)
         } else {
             try db.cachedStatement(sql: """
-                UPDATE cases SET tenant_id = ?, export_id = ?, export_version = ?, state = ?, queue = ?, due_key = ?,
+                UPDATE cases SET tenant_id = ?, export_id = ?, export_version = ?, state = ?, queue = ?, due_key = ?, opened_at = ?, ship_by = ?,
                     timer_kind = ?, timer_at = ?, lease_owner = ?, lease_until = ?, unanswered = ?, body = ?, export = ?
                 WHERE case_id = ?
                 """).execute(arguments: StatementArguments(values) + timerAndLease)
@@ -272,6 +287,21 @@ public final class SQLiteCaseStore: CaseStore {
                 }
         }
     }
+
+    public func openCaseSummary(shipByBefore: Int64) async throws(ExceptionError) -> [OpenCases] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.summarySQL, arguments: [shipByBefore, CaseState.resolved.rawValue]).map { row in
+                OpenCases(
+                    tenantID: row[0], queue: row[1], state: CaseState(rawValue: row[2]) ?? .unspecified, count: row[3],
+                    oldestOpenedAt: row[4], shipByAtRisk: row[5])
+            }
+        }
+    }
+
+    private static let summarySQL = """
+        SELECT tenant_id, queue, state, COUNT(*), MIN(opened_at), SUM(CASE WHEN ship_by > 0 AND ship_by < ? THEN 1 ELSE 0 END)
+        FROM cases WHERE state <> ? GROUP BY tenant_id, queue, state
+        """
 
     public func close() async {
         // Wait for queued changes, then checkpoint the WAL into the main file.

@@ -19,6 +19,7 @@ public final class ExportRegistryService: RPCService {
     let tenants: TenantDirectory
     let configuration: Configuration
     let notifier = CommitNotifier()
+    let metrics = RegistryMetrics()
     private let clock: @Sendable () -> Int64
     private let watchEvents = Atomic<Int>(0)
     /// The newest commit sequence seen, to notice other replicas' commits (shared databases).
@@ -71,7 +72,10 @@ public final class ExportRegistryService: RPCService {
         }
         let now = clock()
         let violations = export.qaViolations(context: ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[request.tenantID]?.serviceLevels))
-        guard violations.isEmpty else { throw .qaFailed(violations) }
+        guard violations.isEmpty else {
+            metrics.refusedByQA(violations)
+            throw .qaFailed(violations)
+        }
 
         // What the publish asks for, independent of the key and of registry-owned fields.
         export.auditTrail = []
@@ -132,7 +136,10 @@ public final class ExportRegistryService: RPCService {
             }
             return .store(next, sideEffects: effects)
         })
-        if !replayed { notifier.committed() }
+        if !replayed {
+            notifier.committed()
+            metrics.published(stored.kind)
+        }
         return PublishResponse(export: stored, replayed: replayed)
     }
 
@@ -279,6 +286,7 @@ public final class ExportRegistryService: RPCService {
             return .store(next, sideEffects: effects)
         })
         notifier.committed()
+        metrics.acknowledged(request.outcome, reason: request.reason)
         return AcknowledgeResponse(export: stored.export)
     }
 
@@ -328,12 +336,16 @@ public final class ExportRegistryService: RPCService {
             let violations = next.qaViolations(context: context).filter { violation in
                 changed.contains { violation.field.hasPrefix("export.\($0)") }
             }
-            guard violations.isEmpty else { throw .qaFailed(violations) }
+            guard violations.isEmpty else {
+                self.metrics.refusedByQA(violations)
+                throw .qaFailed(violations)
+            }
             next = next.successor()
             next.record(at: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", traceID: traceID, override: signed)
             return .store(next, sideEffects: AppendSideEffects(nonce: (change.signerKeyID, change.nonce)))
         })
         notifier.committed()
+        metrics.overrode()
         return OverrideResponse(export: stored.export)
     }
 
@@ -472,6 +484,7 @@ extension ExportRegistryService {
             return false
         }
         notifier.committed()
+        metrics.expiredByTTL()
         return true
     }
 }

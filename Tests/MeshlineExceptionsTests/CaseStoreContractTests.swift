@@ -70,6 +70,37 @@ func withCaseStore(_ backend: Backend, _ body: (any CaseStore) async throws -> V
     }
 
     @Test(arguments: Backend.allCases)
+    func theOpenCaseSummaryCountsUnresolvedCasesPerTenantQueueAndState(backend: Backend) async throws {
+        try await withCaseStore(backend) { store in
+            func open(_ id: String, tenant: String = "acme", queue: String, state: CaseState, openedAt: Int64, shipBy: Int64) async throws {
+                var record = Self.record(id, tenant: tenant, state: state, queue: queue)
+                record.exceptionCase.createdAtUnixMs = openedAt
+                record.export.sla = Sla(shipByUnixMs: shipBy)
+                _ = try await store.open(CaseChange(record: record))
+            }
+            try await open("c1", queue: "ops", state: .queued, openedAt: 1_000, shipBy: 50_000)
+            try await open("c2", queue: "ops", state: .queued, openedAt: 3_000, shipBy: 200_000)
+            try await open("c3", queue: "ops", state: .claimed, openedAt: 2_000, shipBy: 0)
+            try await open("c4", queue: "ops", state: .resolved, openedAt: 500, shipBy: 10)
+            try await open("c5", tenant: "globex", queue: "ops", state: .retrying, openedAt: 4_000, shipBy: 99_000)
+            let summary = try await store.openCaseSummary(shipByBefore: 100_000).sorted { ($0.tenantID, $0.state.rawValue) < ($1.tenantID, $1.state.rawValue) }
+            #expect(summary == [
+                OpenCases(tenantID: "acme", queue: "ops", state: .queued, count: 2, oldestOpenedAt: 1_000, shipByAtRisk: 1),
+                OpenCases(tenantID: "acme", queue: "ops", state: .claimed, count: 1, oldestOpenedAt: 2_000, shipByAtRisk: 0),
+                OpenCases(tenantID: "globex", queue: "ops", state: .retrying, count: 1, oldestOpenedAt: 4_000, shipByAtRisk: 1),
+            ])
+            // Resolving a case takes it out of the summary.
+            _ = try await store.update(tenantID: "acme", caseID: "c1") { current throws(ExceptionError) in
+                var record = current
+                record.exceptionCase.state = .resolved
+                return CaseChange(record: record)
+            }
+            let after = try await store.openCaseSummary(shipByBefore: 100_000).first { $0.tenantID == "acme" && $0.state == .queued }
+            #expect(after == OpenCases(tenantID: "acme", queue: "ops", state: .queued, count: 1, oldestOpenedAt: 3_000, shipByAtRisk: 0))
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func updatesDecideOnTheLockedCaseAndStoreNotificationsOnce(backend: Backend) async throws {
         try await withCaseStore(backend) { store in
             _ = try await store.open(CaseChange(record: Self.record("c1")))

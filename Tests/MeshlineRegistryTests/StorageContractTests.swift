@@ -186,10 +186,13 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
         try await withStore(backend) { store, clock in
             let export = Self.export("exp-1", now: clock.now)
             _ = try await store.append(AppendRequest(tenantID: "acme", exportID: "exp-1") { (_: AppendContext) throws(RegistryError) -> AppendPlan in
-                .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: "exp-1", kind: .rejection)]))
+                .store(export, sideEffects: AppendSideEffects(
+                    outbox: [ReportRequest(tenantID: "acme", exportID: "exp-1", kind: .rejection)], traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
             })
             let pending = try await store.pendingReports(now: clock.now, limit: 10)
             #expect(pending.map(\.report.exportID) == ["exp-1"])
+            // Delivered later in the trace of the call that queued it.
+            #expect(pending.first?.traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
             try await store.reportFailed(pending[0].id, retryAt: clock.now + 1_000)
             #expect(try await store.pendingReports(now: clock.now, limit: 10).isEmpty)
             let retried = try await store.pendingReports(now: clock.now + 1_000, limit: 10)

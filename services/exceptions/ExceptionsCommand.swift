@@ -74,7 +74,13 @@ struct ExceptionsCommand: AsyncParsableCommand {
         let router = ExceptionRouterService(store: store, policy: routerPolicy, registry: registryClient, decision: decisionClient)
         let server = RPCServer(configuration: configuration, services: [router], logger: logger)
         let scheduler = CaseScheduler(service: router, logger: logger)
-        try await runner.run(name: "meshline-exceptions", server: server, services: [BackgroundWork { await scheduler.run() }])
+        var work = [BackgroundWork { await scheduler.run() }]
+        if runner.options.adminListen != nil {
+            // Gauges read the whole store; only worth it when something scrapes them.
+            let gauges = OpenCaseGauges(service: router)
+            work.append(BackgroundWork { await gauges.run() })
+        }
+        try await runner.run(name: "meshline-exceptions", server: server, services: work)
         await registryClient.close()
         await decisionClient?.close()
         await store.close()

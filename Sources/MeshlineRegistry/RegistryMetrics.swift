@@ -1,0 +1,61 @@
+import MeshlineModels
+import Metrics
+
+/// What the registry counts for operators, through swift-metrics: no-ops unless the
+/// process bootstrapped a backend (the services do with `--admin-listen`).
+///
+/// - `meshline_exports_published_total{kind}`: versions published (not replays)
+/// - `meshline_qa_violations_total{rule}`: broken QA rules of refused publishes and overrides
+/// - `meshline_exports_acknowledged_total{outcome,reason}`: acknowledgements (reason for rejections)
+/// - `meshline_exports_overridden_total`, `meshline_exports_expired_total`
+///
+/// Counters with a bounded set of labels are made once, so counting is one atomic add.
+struct RegistryMetrics: Sendable {
+    private let published: [ExportKind: Counter]
+    private let accepted: Counter
+    private let completed: Counter
+    private let rejected: [RejectionReason: Counter]
+    private let overridden = Counter(label: "meshline_exports_overridden_total")
+    private let expired = Counter(label: "meshline_exports_expired_total")
+
+    init() {
+        published = Dictionary(uniqueKeysWithValues: ExportKind.allCases.filter { $0 != .unspecified }.map {
+            ($0, Counter(label: "meshline_exports_published_total", dimensions: [("kind", Self.label($0.protoName, prefix: "EXPORT_KIND_"))]))
+        })
+        let acknowledged = "meshline_exports_acknowledged_total"
+        accepted = Counter(label: acknowledged, dimensions: [("outcome", "accepted"), ("reason", "")])
+        completed = Counter(label: acknowledged, dimensions: [("outcome", "completed"), ("reason", "")])
+        rejected = Dictionary(uniqueKeysWithValues: RejectionReason.allCases.filter { $0 != .unspecified }.map {
+            ($0, Counter(label: acknowledged, dimensions: [("outcome", "rejected"), ("reason", Self.label($0.protoName, prefix: "REJECTION_REASON_"))]))
+        })
+    }
+
+    func published(_ kind: ExportKind) {
+        published[kind]?.increment()
+    }
+
+    func overrode() { overridden.increment() }
+
+    func expiredByTTL() { expired.increment() }
+
+    func acknowledged(_ outcome: AckOutcome, reason: RejectionReason) {
+        switch outcome {
+        case .accepted: accepted.increment()
+        case .rejected: rejected[reason]?.increment()
+        default: completed.increment()
+        }
+    }
+
+    /// Each rule a refused request broke, once (a rule broken by several fields counts once).
+    func refusedByQA(_ violations: [Violation]) {
+        var rules: [String] = []
+        for violation in violations where !rules.contains(violation.rule) { rules.append(violation.rule) }
+        // The rules are a fixed set (ExportQA), so the label values stay bounded.
+        for rule in rules { Counter(label: "meshline_qa_violations_total", dimensions: [("rule", rule)]).increment() }
+    }
+
+    /// `EXPORT_KIND_ROUTING` → `routing`.
+    private static func label(_ protoName: String, prefix: String) -> String {
+        String(protoName.dropFirst(protoName.hasPrefix(prefix) ? prefix.count : 0)).lowercased()
+    }
+}

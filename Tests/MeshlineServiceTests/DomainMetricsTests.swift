@@ -1,0 +1,104 @@
+import Foundation
+import MeshlineHTTP2
+import MeshlineModels
+import MeshlineRPC
+import MeshlineTestSupport
+import Testing
+
+/// The business metrics issue 9 asks for, scraped from the admin endpoints of the
+/// real registry and router processes after real traffic: exports published,
+/// refused by the QA gate (by rule), acknowledged; cases opened, retries, open
+/// cases per queue with their age and SLA at risk.
+@Suite(.serialized) struct DomainMetricsTests {
+    typealias Mesh = MeshFaultTests
+
+    /// Prometheus text of the admin endpoint on `port`.
+    static func scrape(_ port: Int) async throws -> String {
+        let fetch = "import sys, urllib.request; print(urllib.request.urlopen(f'http://127.0.0.1:{sys.argv[1]}/metrics').read().decode())"
+        let result = try await Scripts.runPython(["-c", fetch, String(port)])
+        #expect(result.status == 0, "\(result.output)")
+        return result.output
+    }
+
+    /// The value of one series (`name{labels}` exactly as exported), nil when absent.
+    static func value(_ series: String, in text: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theRegistryAndTheRouterCountWhatHappensToExports() async throws {
+        let directory = try Scripts.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let admin = ["--admin-listen", "127.0.0.1:0", "--log-level", "info"]
+        let routerEndpoint = "127.0.0.1:\(try Binaries.freePort())"
+        let registry = try Mesh.registry(directory, ["--exceptions", routerEndpoint] + admin)
+        defer { registry.stop() }
+        let decision = try Mesh.decision(directory, registry: registry.endpoint)
+        defer { decision.stop() }
+        // Cases due within three days count as at risk: the rules give two days to ship.
+        let policy = directory.appendingPathComponent("policy.json")
+        try Data("""
+            {"retry": {"initial_interval_ms": 100, "maximum_attempts": 3, "jitter": false},
+             "never_retry": ["INCORRECT_ADDRESS"], "escalation_delays_ms": [600000], "sla_risk_window_ms": 259200000}
+            """.utf8).write(to: policy)
+        let router = try Mesh.router(directory, listen: routerEndpoint, registry: registry.endpoint, decision: decision.endpoint, policy: policy.path, admin)
+        defer { router.stop() }
+        let registryAdmin = try await registry.loggedPort("admin_address")
+        let routerAdmin = try await router.loggedPort("admin_address")
+        let decisionClient = try Mesh.client([decision.endpoint])
+        let registryClient = try Mesh.client([registry.endpoint])
+        defer { Task { await decisionClient.close(); await registryClient.close() } }
+        try await Mesh.setUpDecision(decisionClient)
+
+        // One order rejected for capacity: retried automatically to WH-B, accepted.
+        let first = try await Mesh.decide(decisionClient, "order-retried")
+        try await Mesh.acknowledge(registryClient, first, .rejected)
+        var rerouted: Export?
+        #expect(await Mesh.eventually(20) {
+            let current = try await Mesh.get(registryClient, first.exportID)
+            rerouted = current.warehouseID == "WH-B" && current.state == .published ? current : nil
+            return rerouted != nil
+        })
+        try await Mesh.acknowledge(registryClient, try #require(rerouted), .accepted)
+        // Another with a wrong address: never retried, straight to the human queue.
+        let second = try await Mesh.decide(decisionClient, "order-wrong-address")
+        let _: AcknowledgeResponse = try await registryClient.unary(
+            ExportRegistryDescriptor.acknowledge,
+            AcknowledgeRequest(
+                tenantID: Mesh.tenant, exportID: second.exportID, version: second.version, outcome: .rejected, reason: .incorrectAddress,
+                actor: Party(role: .thirdPartyLogistics, name: "wh-a-ops")))
+        // A publish the QA gate refuses: no owner, no TTL.
+        var refused = try #require(rerouted)
+        refused.exportID = "exp-refused"
+        refused.orderID = "order-refused"
+        refused.owningParty = nil
+        refused.expiresAtUnixMs = 0
+        await #expect(throws: RPCError.self) {
+            let _: PublishResponse = try await registryClient.unary(ExportRegistryDescriptor.publish, PublishRequest(tenantID: Mesh.tenant, export: refused))
+        }
+
+        let registryMetrics = try await Self.scrape(registryAdmin)
+        #expect(Self.value(#"meshline_exports_published_total{kind="routing"}"#, in: registryMetrics) == 3, "\(registryMetrics)")
+        #expect(Self.value(#"meshline_qa_violations_total{rule="export.owner-required"}"#, in: registryMetrics) == 1)
+        #expect(Self.value(#"meshline_qa_violations_total{rule="export.ttl-required"}"#, in: registryMetrics) == 1)
+        #expect(Self.value(#"meshline_exports_acknowledged_total{outcome="rejected",reason="capacity"}"#, in: registryMetrics) == 1)
+        #expect(Self.value(#"meshline_exports_acknowledged_total{outcome="rejected",reason="incorrect_address"}"#, in: registryMetrics) == 1)
+        #expect(Self.value(#"meshline_exports_acknowledged_total{outcome="accepted",reason=""}"#, in: registryMetrics) == 1)
+
+        // The gauges follow the store: one open case in agency-ops, due to ship within the window.
+        let open = #"meshline_cases_open{tenant="acme",queue="agency-ops",state="queued"}"#
+        var routerMetrics = ""
+        #expect(await Mesh.eventually(10) {
+            routerMetrics = try await Self.scrape(routerAdmin)
+            return Self.value(open, in: routerMetrics) == 1
+        }, "\(routerMetrics)")
+        #expect(Self.value(#"meshline_cases_opened_total{kind="rejection"}"#, in: routerMetrics) == 2)
+        #expect(Self.value(#"meshline_case_retries_total{result="routed"}"#, in: routerMetrics) == 1)
+        #expect(Self.value(#"meshline_cases_sla_at_risk{tenant="acme",queue="agency-ops",state="queued"}"#, in: routerMetrics) == 1)
+        let age = try #require(Self.value(#"meshline_cases_oldest_age_seconds{tenant="acme",queue="agency-ops",state="queued"}"#, in: routerMetrics))
+        #expect(age >= 0 && age < 60)
+    }
+}
