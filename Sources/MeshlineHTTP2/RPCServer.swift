@@ -65,7 +65,9 @@ public final class RPCServer: Sendable {
         self.logger = logger
         let health = HealthService(services: services.map(\.serviceName))
         self.health = health
-        self.router = RPCRouter(services: services + [health])
+        var router = RPCRouter(services: services + [health])
+        if let observer = configuration.observer { router.observe(with: observer) }
+        self.router = router
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
     }
 

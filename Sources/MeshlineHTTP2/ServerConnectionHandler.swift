@@ -561,10 +561,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             span.end(failed: code != .ok)
             stream.span = nil
         }
-        guard let observer = configuration.observer, let startedAt = stream.startedAt else { return }
+        guard let startedAt = stream.startedAt, let observer = stream.handler?.observer ?? router.unknownMethodObserver else { return }
         let elapsed = ContinuousClock.now - startedAt
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        observer.callFinished(method: stream.handler?.method.path ?? "unknown", code: code, seconds: seconds)
+        observer.callFinished(code: code, seconds: seconds)
     }
 
     private func failAllStreams() {

@@ -33,8 +33,15 @@ public protocol CallPolicy: Sendable {
     func authorize(tenant: String, principal: Principal?, method: RPCMethod) throws(RPCError)
 }
 
-/// What the server tells an observer (metrics) about each finished call.
+/// What the server tells an observer (metrics) about finished calls.
 public protocol CallObserver: Sendable {
-    /// `method` is the full `:path` for routed calls, `unknown` otherwise.
-    func callFinished(method: String, code: StatusCode, seconds: Double)
+    /// The observer of one method's calls, asked once per method when the server is
+    /// made (`path` is the full `:path`, or `unknown` for calls no handler serves), so
+    /// that a finished call reaches its instruments without a lookup.
+    func observer(forMethod path: String) -> any MethodObserver
+}
+
+/// Told about every finished call of one method.
+public protocol MethodObserver: Sendable {
+    func callFinished(code: StatusCode, seconds: Double)
 }

@@ -42,6 +42,8 @@ public struct RPCHandler: Sendable {
 
     public let method: RPCMethod
     public let body: Body
+    /// Told about each finished call, when the server has a ``CallObserver``.
+    public internal(set) var observer: (any MethodObserver)?
 
     public init(method: RPCMethod, body: Body) {
         self.method = method
@@ -136,6 +138,15 @@ public struct RPCRouter: Sendable {
             handlers[handler.method.path] = handler
         }
         if !serviceNames.contains(service.serviceName) { serviceNames.append(service.serviceName) }
+    }
+
+    /// Calls no handler serves, as the observer sees them.
+    public private(set) var unknownMethodObserver: (any MethodObserver)?
+
+    /// Gives every handler its method's observer from `observer`.
+    public mutating func observe(with observer: any CallObserver) {
+        for path in handlers.keys { handlers[path]?.observer = observer.observer(forMethod: path) }
+        unknownMethodObserver = observer.observer(forMethod: "unknown")
     }
 
     /// The handler for `path`, or the UNIMPLEMENTED error to answer with.

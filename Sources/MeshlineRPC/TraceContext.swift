@@ -1,3 +1,5 @@
+import Synchronization
+
 /// W3C Trace Context (`traceparent`) carried through gRPC metadata, so that one order
 /// can be followed through all three services and into every audit entry it causes.
 ///
@@ -24,32 +26,63 @@ public struct TraceContext: Sendable, Hashable {
         self.sampled = sampled
     }
 
-    /// A new trace; `sampleRate` (0...1) decides its sampled flag.
+    /// A new trace; `sampleRate` (0...1) decides its sampled flag. The decision is
+    /// taken from the random low half of the trace id (as OpenTelemetry's ratio
+    /// sampler does), so it costs no extra draw.
     public static func root(sampleRate: Double) -> TraceContext {
-        var generator = SystemRandomNumberGenerator()
-        return TraceContext(
-            traceID: hex(generator.next(), generator.next()), spanID: hex(generator.next()), parentSpanID: nil,
-            sampled: sampleRate > 0 && Double.random(in: 0..<1) < sampleRate)
+        let high = TraceIDGenerator.next(), low = TraceIDGenerator.next()
+        let sampled = sampleRate >= 1 || (sampleRate > 0 && Double(low >> 11) * 0x1p-53 < sampleRate)
+        return TraceContext(traceID: hex(high, low), spanID: hex(TraceIDGenerator.next()), parentSpanID: nil, sampled: sampled)
     }
 
     /// A new span in the same trace whose parent is this span.
     public func child() -> TraceContext {
-        var generator = SystemRandomNumberGenerator()
-        return TraceContext(traceID: traceID, spanID: Self.hex(generator.next()), parentSpanID: spanID, sampled: sampled)
+        TraceContext(traceID: traceID, spanID: Self.hex(TraceIDGenerator.next()), parentSpanID: spanID, sampled: sampled)
     }
 
     /// Parses `00-<trace-id>-<parent-id>-<flags>`; nil for anything malformed, as the
-    /// specification asks (the receiver then starts a new trace).
+    /// specification asks (the receiver then starts a new trace). Reads the UTF-8
+    /// bytes in place: every traced call parses one.
     public init?(traceparent text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.utf8.allSatisfy(Self.isLowerHex) }),
-              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }),
-              let flags = UInt8(parts[3], radix: 16)
-        else { return nil }
-        // Version 00 has exactly four fields; later versions may append more.
-        if parts[0] == "00" && parts.count != 4 { return nil }
-        self.init(traceID: String(parts[1]), spanID: String(parts[2]), parentSpanID: nil, sampled: flags & 1 == 1)
+        var text = text
+        let parsed: (traceID: String, spanID: String, sampled: Bool)? = text.withUTF8 { bytes in
+            // version(2) - trace-id(32) - parent-id(16) - flags(2); later versions may append "-…".
+            guard bytes.count >= 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-") else { return nil }
+            guard let version = Self.hexByte(bytes[0], bytes[1]), version != 0xFF, let flags = Self.hexByte(bytes[53], bytes[54]) else { return nil }
+            if bytes.count > 55 {
+                // Version 00 has exactly four fields.
+                guard version != 0, bytes[55] == UInt8(ascii: "-") else { return nil }
+            }
+            var traceNonZero = false, spanNonZero = false
+            for index in 3..<35 {
+                guard Self.isLowerHex(bytes[index]) else { return nil }
+                traceNonZero = traceNonZero || bytes[index] != UInt8(ascii: "0")
+            }
+            for index in 36..<52 {
+                guard Self.isLowerHex(bytes[index]) else { return nil }
+                spanNonZero = spanNonZero || bytes[index] != UInt8(ascii: "0")
+            }
+            guard traceNonZero, spanNonZero else { return nil }
+            return (
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[3..<35]), as: UTF8.self),
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[36..<52]), as: UTF8.self), flags & 1 == 1
+            )
+        }
+        guard let parsed else { return nil }
+        self.init(traceID: parsed.traceID, spanID: parsed.spanID, parentSpanID: nil, sampled: parsed.sampled)
+    }
+
+    private static func hexByte(_ high: UInt8, _ low: UInt8) -> UInt8? {
+        guard let high = hexValue(high), let low = hexValue(low) else { return nil }
+        return high << 4 | low
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
     }
 
     /// The `traceparent` value naming this span as the parent of the next hop.
@@ -59,13 +92,37 @@ public struct TraceContext: Sendable, Hashable {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
+    /// 16 lowercase hex digits per word, written straight into the string.
     private static func hex(_ words: UInt64...) -> String {
-        var text = ""
-        for word in words {
-            let digits = String(word == 0 ? 1 : word, radix: 16)  // never an all-zero id
-            text += String(repeating: "0", count: 16 - digits.count) + digits
+        String(unsafeUninitializedCapacity: 16 * words.count) { buffer in
+            var index = 0
+            for word in words {
+                let word = word == 0 ? 1 : word  // never an all-zero id
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    buffer[index] = hexDigits[Int((word >> UInt64(shift)) & 0xF)]
+                    index += 1
+                }
+            }
+            return index
         }
-        return text
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+}
+
+/// Random ids for traces and spans: SplitMix64 over an atomic counter seeded once
+/// from the system's generator. Ids must be unique and unpredictable enough to not
+/// collide, not secret; one system-RNG call (a getrandom syscall) per id cost more
+/// than the rest of a small call's tracing.
+enum TraceIDGenerator {
+    private static let state = Atomic<UInt64>(UInt64.random(in: .min ... .max))
+
+    static func next() -> UInt64 {
+        let (_, counter) = state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed)
+        var z = counter
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

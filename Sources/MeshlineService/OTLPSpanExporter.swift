@@ -1,8 +1,8 @@
 import Instrumentation
-public import Logging
-public import MeshlineRPC
+import Logging
+import MeshlineRPC
 import OTel
-public import ServiceLifecycle
+import ServiceLifecycle
 import ServiceContextModule
 import Tracing
 

@@ -2,7 +2,7 @@ public import ArgumentParser
 import Foundation
 public import Logging
 public import MeshlineHTTP2
-public import MeshlineRPC
+import MeshlineRPC
 import MeshlineModels
 import Metrics
 import Prometheus
