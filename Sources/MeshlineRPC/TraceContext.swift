@@ -128,7 +128,8 @@ enum TraceIDGenerator {
 
 /// A span being recorded; ``end(failed:)`` hands it to the exporter.
 public protocol RecordingSpan: Sendable {
-    /// The span's own context: send its ``TraceContext/traceparent`` to the next hop.
+    /// The span's own context (the one it was started with): send its
+    /// ``TraceContext/traceparent`` to the next hop.
     var context: TraceContext { get }
     func setAttribute(_ key: String, _ value: String)
     func end(failed: Bool)
@@ -140,9 +141,10 @@ public enum SpanKind: Sendable { case server, client, `internal` }
 /// Where sampled spans go (an OTLP exporter). Without one installed, no span object
 /// is ever made: calls only carry their ``TraceContext``.
 public protocol SpanRecorder: Sendable {
-    /// Starts a span whose parent is `parent` (same trace id, `parent.spanID` as
-    /// parent), or the root of a new trace when `parent` is nil.
-    func startSpan(_ name: String, kind: SpanKind, parent: TraceContext?) -> any RecordingSpan
+    /// Starts recording the span `context` (ids already chosen: a root from
+    /// ``TraceContext/root(sampleRate:)`` or a ``TraceContext/child()``), so that the
+    /// ids on the wire and the exported ones are the same.
+    func startSpan(_ name: String, kind: SpanKind, context: TraceContext) -> any RecordingSpan
 }
 
 /// The process's span recorder and sample rate, set once at start by the executable.
@@ -163,22 +165,16 @@ public enum TraceRecording {
     /// The span of an incoming call: a child of the caller's `traceparent` (or a new
     /// trace), recorded when sampled and a recorder is installed.
     public static func startServerSpan(_ name: String, traceparent: String?) -> (TraceContext, (any RecordingSpan)?) {
-        guard let parent = traceparent.flatMap(TraceContext.init(traceparent:)) else {
-            let root = TraceContext.root(sampleRate: rate)
-            guard let installed, root.sampled else { return (root, nil) }
-            let span = installed.startSpan(name, kind: .server, parent: nil)
-            return (span.context, span)
-        }
-        guard let installed, parent.sampled else { return (parent.child(), nil) }
-        let span = installed.startSpan(name, kind: .server, parent: parent)
-        return (span.context, span)
+        let context = traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? TraceContext.root(sampleRate: rate)
+        guard let installed, context.sampled else { return (context, nil) }
+        return (context, installed.startSpan(name, kind: .server, context: context))
     }
 
     /// Runs `body` in a child span of the current trace (e.g. a storage write),
     /// recorded when the trace is sampled and a recorder is installed.
     public static func withSpan<T, Failure: Error>(_ name: String, attributes: [(String, String)] = [], _ body: () async throws(Failure) -> T) async throws(Failure) -> T {
         guard let installed, let parent = TraceContext.current, parent.sampled else { return try await body() }
-        let span = installed.startSpan(name, kind: .internal, parent: parent)
+        let span = installed.startSpan(name, kind: .internal, context: parent.child())
         for (key, value) in attributes { span.setAttribute(key, value) }
         let result: Result<T, Failure> = await TraceContext.$current.withValue(span.context) {
             do throws(Failure) { return .success(try await body()) } catch { return .failure(error) }

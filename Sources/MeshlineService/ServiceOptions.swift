@@ -141,7 +141,11 @@ public struct ServiceRunner {
     /// `NAME listening on HOST:PORT` once SIGTERM is handled, and returns after a graceful shutdown.
     public func run(name: String, server: RPCServer, services: [any Service]) async throws {
         let port = try await server.start()
-        var all: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        // The group shuts services down in reverse order: the span exporter first in the
+        // list stops last, after the server drained its calls and ended their spans.
+        var all: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let exporter = TraceRecording.recorder as? OTLPSpanExporter { all.append(.init(service: exporter)) }
+        all.append(.init(service: server))
         if let adminListen = options.adminListen, let prometheus {
             let endpoint: RPCClient.Endpoint
             do { endpoint = try RPCClient.Endpoint(parsing: adminListen, allowingAnyPort: true) } catch { throw ValidationError("--admin-listen: \(error.message)") }
@@ -152,7 +156,6 @@ public struct ServiceRunner {
             all.append(.init(service: admin))
         }
         all += services.map { .init(service: $0) }
-        if let exporter = TraceRecording.recorder as? OTLPSpanExporter { all.append(.init(service: exporter)) }
         all.append(.init(service: Announcement(line: "\(name) listening on \(server.host):\(port)")))
         let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
