@@ -27,14 +27,18 @@ public struct DecisionOutcome: Sendable {
     public var capacity: [CapacityClaim]
 }
 
-/// Which export a re-decision replaces: its first shipment keeps the export's id and order id.
+/// Which export a re-decision replaces: the new version keeps the export's id, order
+/// id and shipment number.
 public struct ReplacedExport: Sendable {
     public var exportID: String
     public var orderID: String
+    /// `Export.shipment`: 0 for an order that ships whole.
+    public var shipment: Int32
 
-    public init(exportID: String, orderID: String) {
+    public init(exportID: String, orderID: String, shipment: Int32 = 0) {
         self.exportID = exportID
         self.orderID = orderID
+        self.shipment = shipment
     }
 }
 
@@ -212,7 +216,7 @@ public enum DecisionEngine {
             if let operatorParty = warehouse.warehouse.operator, operatorParty != owner.owner, !watchers.contains(operatorParty) {
                 watchers.append(operatorParty)
             }
-            let identity = exportIdentity(order: order, shipment: number + 1, replacing: replacing)
+            let identity = exportIdentity(order: order, shipment: number + 1, of: plan.shipments.count, replacing: replacing)
             exports.append(Export(
                 exportID: identity.exportID, tenantID: order.tenantID, orderID: identity.orderID, kind: .routing,
                 owningParty: owner.owner, watchers: watchers, decisionVersion: rules.version,
@@ -223,7 +227,7 @@ public enum DecisionEngine {
                 packingInstructions: packing(order: order, lines: lines, rules: rules),
                 warehouseID: warehouse.id,
                 lines: lines.map { ExportLine(sku: $0.sku, quantity: $0.quantity) },
-                order: order))
+                order: order, shipment: identity.shipment))
             capacity.append(CapacityClaim(day: CapacityDay(warehouseID: warehouse.id, day: candidate.day), limit: warehouse.warehouse.dailyCapacity))
         }
         let expires = now + (stale ? rules.ttl.staleTTLMs : rules.ttl.ttlMs)
@@ -253,7 +257,7 @@ public enum DecisionEngine {
     static func backorder(order: Order, rules: CompiledRuleSet, level: ServiceLevelPolicy, candidates: [Candidate], now: Int64, stale: Bool, replacing: ReplacedExport?) -> DecisionOutcome {
         let owner = rules.owner(action: "backorder", merchantID: order.merchantID)
         let exception = rules.exceptionRules["backorder"]!
-        let identity = exportIdentity(order: order, shipment: 1, replacing: replacing)
+        let identity = exportIdentity(order: order, shipment: 1, of: 1, replacing: replacing)
         let export = Export(
             exportID: identity.exportID, tenantID: order.tenantID, orderID: identity.orderID, kind: .backorder,
             owningParty: owner.owner, watchers: owner.watchers, decisionVersion: rules.version, intendedAction: "backorder",
@@ -262,7 +266,7 @@ public enum DecisionEngine {
             expiresAtUnixMs: now + (stale ? rules.ttl.staleTTLMs : rules.ttl.ttlMs),
             exceptionPath: exception.path, escalationContacts: exception.escalationContacts,
             lines: order.lines.map { ExportLine(sku: $0.sku, quantity: $0.quantity) },
-            order: order)
+            order: order, shipment: identity.shipment)
         let scores = candidates.map { score($0, chosen: false, reason: unableReason($0) ?? "lost: \($0.plan?.failure ?? "cannot fill the order")") }
         let able = candidates.filter { $0.status == .able }.count
         let summary = able == 0
@@ -336,13 +340,14 @@ public enum DecisionEngine {
     // MARK: Identity
 
     /// Export ids derive from tenant, order and shipment number: deciding the same order
-    /// again names the same exports. Shipments after the first carry `ORDER:sN` as
-    /// order id, because the registry keeps one live export per order and kind.
-    static func exportIdentity(order: Order, shipment: Int, replacing: ReplacedExport?) -> ReplacedExport {
+    /// again names the same exports. The shipments of a split order share its order id
+    /// and are numbered from 1 (`Export.shipment`; the registry keeps one live export per
+    /// shipment); an order that ships whole has shipment 0.
+    static func exportIdentity(order: Order, shipment: Int, of shipments: Int, replacing: ReplacedExport?) -> ReplacedExport {
         if shipment == 1, let replacing { return replacing }
         var hasher = SHA256()
         hasher.update(data: Array("meshline-export-v1\u{0}\(order.tenantID)\u{0}\(order.orderID)\u{0}\(shipment)".utf8))
-        return ReplacedExport(exportID: "dx-\(hex(hasher.finalize().prefix(12)))", orderID: shipment == 1 ? order.orderID : "\(order.orderID):s\(shipment)")
+        return ReplacedExport(exportID: "dx-\(hex(hasher.finalize().prefix(12)))", orderID: order.orderID, shipment: shipments > 1 ? Int32(shipment) : 0)
     }
 
     // MARK: Orders
@@ -351,9 +356,6 @@ public enum DecisionEngine {
     static func canonicalOrder(_ order: Order, rules: CompiledRuleSet) throws(DecisionError) -> Order {
         var check = Checker(base: "order")
         check.identifier(order.orderID, "order_id")
-        if order.orderID.utf8.count > DecisionLimits.maximumOrderIDLength {
-            check.fail("order_id", "has \(order.orderID.utf8.count) bytes; use at most \(DecisionLimits.maximumOrderIDLength) (split shipments append ':sN')", rule: "order.id-length")
-        }
         if order.tenantID != rules.tenantID {
             check.fail("tenant_id", "is '\(order.tenantID)' but the rules are tenant '\(rules.tenantID)'; set it to the request's tenant", rule: "order.tenant")
         }

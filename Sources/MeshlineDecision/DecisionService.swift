@@ -149,7 +149,7 @@ public final class DecisionService: RPCService, Sendable {
         let decide = { (inventory: InventoryView, used: (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome in
             try DecisionEngine.decide(
                 order: order, rules: ruleSet, inventory: inventory, capacityUsed: used, now: now,
-                excluding: excluded, singleShipment: routing, replacing: ReplacedExport(exportID: export.exportID, orderID: export.orderID))
+                excluding: excluded, singleShipment: routing, replacing: ReplacedExport(exportID: export.exportID, orderID: export.orderID, shipment: export.shipment))
         }
         var outcome = try onSnapshot(tenantID: tenantID, orderID: export.orderID, decide)
         if onlyIfRouted && outcome.capacity.isEmpty { return nil }

@@ -13,8 +13,6 @@ public enum DecisionLimits {
     public static let maximumShipWithinDays: Int32 = 60
     public static let maximumPickWindowMinutes: Int32 = 7 * 24 * 60
     public static let maximumInventoryLevels = 10_000
-    /// Room left in an order id for a shipment suffix (`:s2`) within the 128-byte identifier limit.
-    public static let maximumOrderIDLength = 120
     /// The actions whose exports the decision service publishes; each needs an
     /// ownership rule for any merchant and an exception rule.
     public static let actions = ["route-to-warehouse", "backorder"]

@@ -92,7 +92,7 @@ public final class ExportRegistryService: RPCService {
 
         let (stored, replayed) = try await append(AppendRequest(
             tenantID: request.tenantID, exportID: export.exportID,
-            liveKey: expected == 0 ? (export.orderID, export.kind) : nil,
+            liveKey: expected == 0 ? LiveKey(export) : nil,
             idempotencyKey: key
         ) { (state: AppendContext) throws(RegistryError) -> AppendPlan in
             if let earlier = state.idempotent {
@@ -105,7 +105,7 @@ public final class ExportRegistryService: RPCService {
                     throw .conflict("export '\(current.exportID)' already exists at version \(current.version); pass expected_version=\(current.version) to supersede it")
                 }
                 if let live = state.liveExportID {
-                    throw .conflict("live export '\(live)' already covers order '\(submitted.orderID)' and kind \(submitted.kind.protoName); supersede it with expected_version, or wait until it completes")
+                    throw .conflict("live export '\(live)' already covers order '\(submitted.orderID)'\(submitted.shipment > 1 ? " shipment \(submitted.shipment)" : "") and kind \(submitted.kind.protoName); supersede it with expected_version, or wait until it completes")
                 }
                 next.version = 1
             } else {

@@ -76,10 +76,13 @@ public final class PostgresRegistryStore: RegistryStore {
         CREATE TABLE IF NOT EXISTS exports_latest (
             tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version BIGINT NOT NULL, seq BIGINT NOT NULL,
             order_id TEXT NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, owner TEXT NOT NULL,
-            live BOOLEAN NOT NULL, expires_at BIGINT NOT NULL, ship_by BIGINT NOT NULL,
+            live BOOLEAN NOT NULL, expires_at BIGINT NOT NULL, ship_by BIGINT NOT NULL, shipment INTEGER NOT NULL DEFAULT 1,
             PRIMARY KEY (tenant_id, export_id))
         """,
-        "CREATE UNIQUE INDEX IF NOT EXISTS exports_live_order_kind ON exports_latest (tenant_id, order_id, kind) WHERE live",
+        // One live export per shipment; databases made before shipments existed get the column and lose the older index.
+        "ALTER TABLE exports_latest ADD COLUMN IF NOT EXISTS shipment INTEGER NOT NULL DEFAULT 1",
+        "DROP INDEX IF EXISTS exports_live_order_kind",
+        "CREATE UNIQUE INDEX IF NOT EXISTS exports_live_shipment ON exports_latest (tenant_id, order_id, kind, shipment) WHERE live",
         "CREATE INDEX IF NOT EXISTS exports_expiry ON exports_latest (state, expires_at)",
         "CREATE INDEX IF NOT EXISTS exports_ship_by ON exports_latest (tenant_id, kind, ship_by)",
         "CREATE INDEX IF NOT EXISTS versions_tenant_seq ON export_versions (tenant_id, seq)",
@@ -145,7 +148,8 @@ public final class PostgresRegistryStore: RegistryStore {
                 for try await id in try await connection.query(
                     """
                     SELECT export_id FROM exports_latest
-                    WHERE tenant_id = \(request.tenantID) AND order_id = \(live.orderID) AND kind = \(Int32(live.kind.rawValue)) AND live
+                    WHERE tenant_id = \(request.tenantID) AND order_id = \(live.orderID) AND kind = \(Int32(live.kind.rawValue))
+                      AND shipment = \(live.shipment) AND live
                     """, logger: self.logger
                 ).decode(String.self) {
                     liveExportID = id
@@ -205,16 +209,17 @@ public final class PostgresRegistryStore: RegistryStore {
         do {
             try await connection.query(
                 """
-                INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, state, owner, live, expires_at, ship_by)
+                INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
                 VALUES (\(export.tenantID), \(export.exportID), \(export.version), \(sequence), \(export.orderID),
-                        \(Int32(export.kind.rawValue)), \(Int32(export.state.rawValue)), \(owner), \(live), \(export.expiresAtUnixMs), \(shipBy))
+                        \(Int32(export.kind.rawValue)), \(LiveKey(export).shipment), \(Int32(export.state.rawValue)), \(owner), \(live),
+                        \(export.expiresAtUnixMs), \(shipBy))
                 ON CONFLICT (tenant_id, export_id) DO UPDATE SET
                     version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
-                    state = excluded.state, owner = excluded.owner, live = excluded.live,
+                    shipment = excluded.shipment, state = excluded.state, owner = excluded.owner, live = excluded.live,
                     expires_at = excluded.expires_at, ship_by = excluded.ship_by
                 """, logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw RegistryError.conflict("another live export already covers order '\(export.orderID)' and kind \(export.kind.protoName); supersede it with expected_version instead")
+            throw RegistryError.conflict(LiveKey(export).conflictMessage)
         }
         if let idempotency = effects.idempotency {
             try await connection.query(

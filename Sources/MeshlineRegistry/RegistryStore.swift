@@ -56,19 +56,38 @@ public struct AppendSideEffects: Sendable {
     }
 }
 
+/// What the registry keeps one live export of: a tenant's order, kind and shipment.
+public struct LiveKey: Sendable, Equatable {
+    public var orderID: String
+    public var kind: ExportKind
+    /// 1 for an order that ships whole (`Export.shipment` 0 and 1 are the same shipment).
+    public var shipment: Int32
+
+    public init(_ export: Export) {
+        orderID = export.orderID
+        kind = export.kind
+        shipment = max(1, export.shipment)
+    }
+
+    /// The conflict a second live export for this key is refused with.
+    var conflictMessage: String {
+        "another live export already covers order '\(orderID)'\(shipment > 1 ? " shipment \(shipment)" : "") and kind \(kind.protoName); supersede it with expected_version instead"
+    }
+}
+
 /// An append request: which export, which extra state to read, and the decision.
 public struct AppendRequest: Sendable {
     public var tenantID: String
     public var exportID: String
-    /// Read the live export for this order and kind (publishing a new export).
-    public var liveKey: (orderID: String, kind: ExportKind)?
+    /// Read the live export for this order, kind and shipment (publishing a new export).
+    public var liveKey: LiveKey?
     /// Read an earlier publish with this idempotency key.
     public var idempotencyKey: String?
     /// Decides from what was read; throwing refuses the append.
     public var decide: @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
 
     public init(
-        tenantID: String, exportID: String, liveKey: (orderID: String, kind: ExportKind)? = nil, idempotencyKey: String? = nil,
+        tenantID: String, exportID: String, liveKey: LiveKey? = nil, idempotencyKey: String? = nil,
         decide: @escaping @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
     ) {
         self.tenantID = tenantID

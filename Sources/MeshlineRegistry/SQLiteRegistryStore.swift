@@ -99,6 +99,13 @@ public final class SQLiteRegistryStore: RegistryStore {
         migrator.registerMigration("v2: outbox keeps the trace") { db in
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN traceparent TEXT")
         }
+        migrator.registerMigration("v3: one live export per shipment") { db in
+            try db.execute(sql: """
+                ALTER TABLE exports_latest ADD COLUMN shipment INTEGER NOT NULL DEFAULT 1;
+                DROP INDEX exports_live_order_kind;
+                CREATE UNIQUE INDEX exports_live_shipment ON exports_latest (tenant_id, order_id, kind, shipment) WHERE live = 1;
+                """)
+        }
         return migrator
     }
 
@@ -181,8 +188,8 @@ public final class SQLiteRegistryStore: RegistryStore {
         var liveExportID: String?
         if let live = request.liveKey {
             liveExportID = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND live = 1"),
-                arguments: [request.tenantID, live.orderID, live.kind.rawValue])
+                db.cachedStatement(sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND shipment = ? AND live = 1"),
+                arguments: [request.tenantID, live.orderID, live.kind.rawValue, live.shipment])
         }
         var idempotent: IdempotencyRecord?
         if let key = request.idempotencyKey,
@@ -214,21 +221,21 @@ public final class SQLiteRegistryStore: RegistryStore {
             do {
                 try db.cachedStatement(
                     sql: """
-                        INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, state, owner, live, expires_at, ship_by)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (tenant_id, export_id) DO UPDATE SET
                             version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
-                            state = excluded.state, owner = excluded.owner, live = excluded.live,
+                            shipment = excluded.shipment, state = excluded.state, owner = excluded.owner, live = excluded.live,
                             expires_at = excluded.expires_at, ship_by = excluded.ship_by
                         """
                 ).execute(
                     arguments: [
                         export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
-                        export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
+                        LiveKey(export).shipment, export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
                         export.sla?.shipByUnixMs ?? 0,
                     ])
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                throw RegistryError.conflict("another live export already covers order '\(export.orderID)' and kind \(export.kind.protoName); supersede it with expected_version instead")
+                throw RegistryError.conflict(LiveKey(export).conflictMessage)
             }
             if let idempotency = effects.idempotency {
                 try db.cachedStatement(sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)")

@@ -223,7 +223,7 @@ import Testing
             let decision = try await harness.decide(Fixture.order(lines: [("SKU-2", 1), ("SKU-1", 1)]))
             #expect(decision.decisionVersion == "v1.1")
             #expect(decision.exports.map(\.warehouseID) == ["WH-A", "WH-B"])
-            #expect(decision.exports.map(\.orderID) == ["order-1", "order-1:s2"])
+            #expect(decision.exports.map(\.orderID) == ["order-1", "order-1"] && decision.exports.map(\.shipment) == [1, 2])
             #expect(decision.exports.allSatisfy { $0.version == 1 && $0.state == .published })
             #expect(Set(try await harness.list(kind: .routing).map(\.exportID)) == Set(decision.exports.map(\.exportID)))
         }

@@ -77,6 +77,29 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
         }
     }
 
+    @Test func theShipmentsOfASplitOrderAreLiveSideBySideOncePerShipment() async throws {
+        try await withRegistry { registry in
+            func shipment(_ id: String, _ number: Int32) -> Export {
+                var export = registry.export(id, order: "order-split")
+                export.shipment = number
+                return export
+            }
+            _ = try await registry.publish(shipment("exp-s1", 1))
+            _ = try await registry.publish(shipment("exp-s2", 2))
+            // Shipment 2 again under another id: a conflict naming the shipment.
+            await #expect { _ = try await registry.publish(shipment("exp-s2b", 2)) } throws: { error in
+                code(error) == .failedPrecondition && "\(error)".contains("shipment 2")
+            }
+            // An order that ships whole (0) is its first shipment.
+            await #expect { _ = try await registry.publish(shipment("exp-s0", 0)) } throws: { code($0) == .failedPrecondition }
+            // Out of range: the QA gate.
+            await #expect { _ = try await registry.publish(shipment("exp-s-1", -1)) } throws: { code($0) == .invalidArgument }
+            let listed: ListExportsResponse = try await registry.client.unary(
+                ExportRegistryDescriptor.list, ListExportsRequest(tenantID: TestRegistry.tenant, orderID: "order-split"))
+            #expect(Set(listed.exports.map(\.exportID)) == ["exp-s1", "exp-s2"] && Set(listed.exports.map(\.shipment)) == [1, 2])
+        }
+    }
+
     @Test func ofConcurrentPublishesForOneOrderExactlyOneWins() async throws {
         try await withRegistry { registry in
             let outcomes = await withTaskGroup(of: Bool.self) { group in

@@ -116,6 +116,10 @@ extension Export {
                 check.fail("lines[\(index)].quantity", "is \(line.quantity); a line ships at least 1 unit", rule: "export.line-quantity")
             }
         }
+        // Every shipment has at least one line, so no order has more shipments than lines.
+        if shipment < 0 || shipment > ExportLimits.maximumLines {
+            check.fail("shipment", "is \(shipment); use 0 for an order that ships whole, or 1 to \(ExportLimits.maximumLines) for a shipment of a split order", rule: "export.shipment")
+        }
         if let order {
             check.order(order)
         }

@@ -290,6 +290,7 @@ extension Export: ProtobufCBridged {
         self.warehouseID = try ProtoC.string(c.pointee.warehouse_id, field: "warehouse_id", in: Self.protoName)
         self.lines = try ProtoC.messages(c.pointee.lines, count: c.pointee.n_lines, field: "lines", in: Self.protoName, as: ExportLine.self)
         self.order = try ProtoC.message(c.pointee.order, field: "order", in: Self.protoName, as: Order.self)
+        self.shipment = c.pointee.shipment
     }
 
     func fill(_ c: UnsafeMutablePointer<Meshline__V1__Export>, arena: ProtoArena) {
@@ -330,6 +331,7 @@ extension Export: ProtobufCBridged {
             c.pointee.lines = arena.messages(self.lines)
         }
         if let value = self.order { c.pointee.order = arena.message(value) }
+        c.pointee.shipment = self.shipment
     }
 }
 

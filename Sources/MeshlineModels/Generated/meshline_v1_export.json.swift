@@ -105,7 +105,7 @@ extension AuditEntry: ProtoJSONMessage {
 
 extension Export: ProtoJSONMessage {
     public init(protoJSON object: ProtoJSONReader) throws(ProtoJSONError) {
-        try object.checkFields([("export_id", "exportId"), ("tenant_id", "tenantId"), ("order_id", "orderId"), ("kind", "kind"), ("version", "version"), ("owning_party", "owningParty"), ("watchers", "watchers"), ("decision_version", "decisionVersion"), ("intended_action", "intendedAction"), ("sla", "sla"), ("expires_at_unix_ms", "expiresAtUnixMs"), ("exception_path", "exceptionPath"), ("escalation_contacts", "escalationContacts"), ("packing_instructions", "packingInstructions"), ("state", "state"), ("audit_trail", "auditTrail"), ("committed_at_unix_ms", "committedAtUnixMs"), ("supersedes_version", "supersedesVersion"), ("shipped_at_unix_ms", "shippedAtUnixMs"), ("warehouse_id", "warehouseId"), ("lines", "lines"), ("order", "order")])
+        try object.checkFields([("export_id", "exportId"), ("tenant_id", "tenantId"), ("order_id", "orderId"), ("kind", "kind"), ("version", "version"), ("owning_party", "owningParty"), ("watchers", "watchers"), ("decision_version", "decisionVersion"), ("intended_action", "intendedAction"), ("sla", "sla"), ("expires_at_unix_ms", "expiresAtUnixMs"), ("exception_path", "exceptionPath"), ("escalation_contacts", "escalationContacts"), ("packing_instructions", "packingInstructions"), ("state", "state"), ("audit_trail", "auditTrail"), ("committed_at_unix_ms", "committedAtUnixMs"), ("supersedes_version", "supersedesVersion"), ("shipped_at_unix_ms", "shippedAtUnixMs"), ("warehouse_id", "warehouseId"), ("lines", "lines"), ("order", "order"), ("shipment", "shipment")])
         self.init(
             exportID: try object.value("export_id", "exportId") ?? "",
             tenantID: try object.value("tenant_id", "tenantId") ?? "",
@@ -128,7 +128,8 @@ extension Export: ProtoJSONMessage {
             shippedAtUnixMs: try object.value("shipped_at_unix_ms", "shippedAtUnixMs") ?? 0,
             warehouseID: try object.value("warehouse_id", "warehouseId") ?? "",
             lines: try object.value("lines", "lines") ?? [],
-            order: try object.value("order", "order")
+            order: try object.value("order", "order"),
+            shipment: try object.value("shipment", "shipment") ?? 0
         )
     }
 
@@ -155,6 +156,7 @@ extension Export: ProtoJSONMessage {
         object.write("warehouse_id", warehouseID)
         object.write("lines", lines)
         object.write("order", order)
+        object.write("shipment", shipment)
     }
 }
 

@@ -310,6 +310,10 @@ public struct Export: Sendable, Hashable {
     /// consumer ships to its address, and any decision replica can decide it again.
     /// Holds personal data: never logged.
     public var order: Order?
+    /// Which shipment of a split order this export covers, from 1; 0 when the order
+    /// ships whole. The registry keeps one live export per tenant, order, kind and
+    /// shipment (0 and 1 are the same shipment).
+    public var shipment: Int32
 
     /// Creates the message; every field not given has its proto3 default.
     public init(
@@ -334,7 +338,8 @@ public struct Export: Sendable, Hashable {
         shippedAtUnixMs: Int64 = 0,
         warehouseID: String = "",
         lines: [ExportLine] = [],
-        order: Order? = nil
+        order: Order? = nil,
+        shipment: Int32 = 0
     ) {
         self.exportID = exportID
         self.tenantID = tenantID
@@ -358,6 +363,7 @@ public struct Export: Sendable, Hashable {
         self.warehouseID = warehouseID
         self.lines = lines
         self.order = order
+        self.shipment = shipment
     }
 }
 

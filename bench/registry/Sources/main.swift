@@ -84,7 +84,12 @@ case "publish":
     }
     print("publishes_per_second \(perSecond(count, since: start))")
 
-    // Get latency under the same publishing load.
+    // Get latency under the same publishing load, from a reader with a connection of
+    // its own (as a connector reading exports has), so the Gets measure the server
+    // rather than their place in the publishers' HTTP/2 queue.
+    var readerConfiguration = RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: port)])
+    readerConfiguration.threads = 1
+    let reader = RPCClient(configuration: readerConfiguration)
     let state = LoadState()
     try await withThrowingTaskGroup(of: Void.self) { group in
         for caller in 0..<(callers - 1) {
@@ -102,7 +107,7 @@ case "publish":
         group.addTask {
             for index in 0..<5_000 {
                 let started = ContinuousClock.now
-                let _: GetExportResponse = try await client.unary(
+                let _: GetExportResponse = try await reader.unary(
                     ExportRegistryDescriptor.get, GetExportRequest(tenantID: "bench", exportID: "bench-\(runID)-\(index % count)"))
                 let elapsed = ContinuousClock.now - started
                 let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
@@ -116,6 +121,7 @@ case "publish":
     print("get_p50_us \(sorted[sorted.count / 2])")
     print("get_p99_us \(sorted[sorted.count * 99 / 100])")
     await client.close()
+    await reader.close()
 
 default:
     print("unknown mode \(arguments[1])")

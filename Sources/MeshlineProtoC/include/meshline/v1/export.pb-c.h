@@ -379,10 +379,16 @@ struct  Meshline__V1__Export
    * Holds personal data: never logged.
    */
   Meshline__V1__Order *order;
+  /*
+   * Which shipment of a split order this export covers, from 1; 0 when the order
+   * ships whole. The registry keeps one live export per tenant, order, kind and
+   * shipment (0 and 1 are the same shipment).
+   */
+  int32_t shipment;
 };
 #define MESHLINE__V1__EXPORT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&meshline__v1__export__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MESHLINE__V1__EXPORT_KIND__EXPORT_KIND_UNSPECIFIED, 0, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, 0,NULL, 0,NULL, MESHLINE__V1__EXPORT_STATE__EXPORT_STATE_UNSPECIFIED, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, MESHLINE__V1__EXPORT_KIND__EXPORT_KIND_UNSPECIFIED, 0, NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, 0, NULL, 0,NULL, 0,NULL, MESHLINE__V1__EXPORT_STATE__EXPORT_STATE_UNSPECIFIED, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0 }
 
 
 /*

@@ -810,7 +810,7 @@ const ProtobufCMessageDescriptor meshline__v1__audit_entry__descriptor =
   (ProtobufCMessageInit) meshline__v1__audit_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[22] =
+static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[23] =
 {
   {
     "export_id",
@@ -1076,6 +1076,18 @@ static const ProtobufCFieldDescriptor meshline__v1__export__field_descriptors[22
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "shipment",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Meshline__V1__Export, shipment),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned meshline__v1__export__field_indices_by_name[] = {
   15,   /* field[15] = audit_trail */
@@ -1092,6 +1104,7 @@ static const unsigned meshline__v1__export__field_indices_by_name[] = {
   2,   /* field[2] = order_id */
   5,   /* field[5] = owning_party */
   13,   /* field[13] = packing_instructions */
+  22,   /* field[22] = shipment */
   18,   /* field[18] = shipped_at_unix_ms */
   9,   /* field[9] = sla */
   14,   /* field[14] = state */
@@ -1104,7 +1117,7 @@ static const unsigned meshline__v1__export__field_indices_by_name[] = {
 static const ProtobufCIntRange meshline__v1__export__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 22 }
+  { 0, 23 }
 };
 const ProtobufCMessageDescriptor meshline__v1__export__descriptor =
 {
@@ -1114,7 +1127,7 @@ const ProtobufCMessageDescriptor meshline__v1__export__descriptor =
   "Meshline__V1__Export",
   "meshline.v1",
   sizeof(Meshline__V1__Export),
-  22,
+  23,
   meshline__v1__export__field_descriptors,
   meshline__v1__export__field_indices_by_name,
   1,  meshline__v1__export__number_ranges,
