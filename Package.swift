@@ -78,11 +78,20 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
+        // What the registry's and the router's stores share: durable SQLite settings, PostgreSQL URLs.
+        .target(
+            name: "MeshlineStorage",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The export registry: append-only storage, QA gate, Watch, acknowledgements, overrides.
         .target(
             name: "MeshlineRegistry",
             dependencies: [
-                "MeshlineModels", "MeshlineRPC",
+                "MeshlineModels", "MeshlineRPC", "MeshlineStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -130,7 +139,7 @@ let package = Package(
         .target(
             name: "MeshlineExceptions",
             dependencies: [
-                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2",
+                "MeshlineModels", "MeshlineRPC", "MeshlineHTTP2", "MeshlineStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

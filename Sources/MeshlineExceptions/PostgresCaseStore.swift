@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import MeshlineModels
+import MeshlineStorage
 import NIOCore
 import PostgresNIO
 
@@ -22,17 +23,8 @@ public final class PostgresCaseStore: CaseStore {
     /// A store for `url` (`postgres://user:password@host:port/database`); `schema`
     /// puts the tables in that schema instead of the user's default one.
     public init(url: String, schema: String? = nil, logger: Logger) throws(ExceptionError) {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-            let host = components.host, let user = components.user
-        else {
-            throw .invalidRequest(field: "--database", reason: "is not postgres://USER:PASSWORD@HOST:PORT/DATABASE")
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password,
-            database: database.isEmpty ? nil : database, tls: .disable)
-        if let schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        guard let configuration = PostgresURL.configuration(url, schema: schema) else {
+            throw .invalidRequest(field: "--database", reason: PostgresURL.malformed(url))
         }
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 public import MeshlineModels
+import MeshlineStorage
 import Synchronization
 
 /// The embedded default storage: one SQLite file in WAL mode with
@@ -23,16 +24,11 @@ public final class SQLiteCaseStore: CaseStore {
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(ExceptionError) {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-        }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: SQLiteSetup.durable())
             try Self.migrator.migrate(pool)
         } catch {
-            throw .storage("cannot open \(path): \(error); check that the data directory exists and is writable")
+            throw .storage(SQLiteSetup.cannotOpen(path, error))
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import MeshlineModels
+import MeshlineStorage
 import NIOCore
 import PostgresNIO
 
@@ -27,28 +28,12 @@ public final class PostgresRegistryStore: RegistryStore {
     /// A store for `url` (`postgres://user:password@host:port/database`); `schema`
     /// puts the tables in that schema instead of the user's default one.
     public init(url: String, schema: String? = nil, logger: Logger, clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) throws(RegistryError) {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-            let host = components.host, let user = components.user
-        else {
-            throw .invalidRequest(field: "--database", reason: "'\(Self.redacted(url))' is not postgres://USER:PASSWORD@HOST:PORT/DATABASE")
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user, password: components.password,
-            database: database.isEmpty ? nil : database, tls: .disable)
-        if let schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        guard let configuration = PostgresURL.configuration(url, schema: schema) else {
+            throw .invalidRequest(field: "--database", reason: PostgresURL.malformed(url))
         }
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.clock = clock
-    }
-
-    /// The URL without its password, for messages and logs.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? "postgres://…"
     }
 
     /// Runs the connection pool until the task is cancelled.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 public import MeshlineModels
+import MeshlineStorage
 import Synchronization
 
 /// The embedded default storage: one SQLite file in WAL mode with
@@ -25,21 +26,14 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// Opens (creating if needed) the database at `path`.
     public init(path: String, clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) throws(RegistryError) {
         self.clock = clock
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Each append runs in a savepoint; keep savepoint journals in memory
-            // rather than in temporary files written page by page.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
-            // inside a commit and holds up the appends queued behind it.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
-        }
+        // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
+        // inside a commit and holds up the appends queued behind it.
+        let configuration = SQLiteSetup.durable(extra: ["PRAGMA wal_autocheckpoint = 8000"])
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
-            throw .storage("cannot open \(path): \(error); check that the data directory exists and is writable")
+            throw .storage(SQLiteSetup.cannotOpen(path, error))
         }
     }
 

@@ -1,0 +1,56 @@
+import Foundation
+public import GRDB
+public import PostgresNIO
+
+/// What the registry's and the router's stores share about reaching their database.
+public enum PostgresURL {
+    /// The client configuration for `postgres://USER:PASSWORD@HOST:PORT/DATABASE`
+    /// (`postgresql://` too); `schema` puts the tables in that schema instead of the
+    /// user's default one. Nil when `url` is not such a URL.
+    public static func configuration(_ url: String, schema: String? = nil) -> PostgresClient.Configuration? {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, let user = components.user
+        else { return nil }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user, password: components.password,
+            database: database.isEmpty ? nil : database, tls: .disable)
+        if let schema {
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        return configuration
+    }
+
+    /// `url` without its password, for messages and logs.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "postgres://…"
+    }
+
+    /// What to say when `url` is not a PostgreSQL URL.
+    public static func malformed(_ url: String) -> String {
+        "'\(redacted(url))' is not postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    }
+}
+
+public enum SQLiteSetup {
+    /// A pool configuration for durable group commits: every commit is on disk when it
+    /// returns (`synchronous = FULL` in WAL mode), and the savepoint journal of each
+    /// append in a group stays in memory instead of temporary files written page by page.
+    /// `extra` pragmas follow, e.g. a store's checkpoint interval.
+    public static func durable(extra: [String] = []) -> Configuration {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            for pragma in extra { try db.execute(sql: pragma) }
+        }
+        return configuration
+    }
+
+    /// What to say when the database at `path` cannot be opened.
+    public static func cannotOpen(_ path: String, _ error: any Error) -> String {
+        "cannot open \(path): \(error); check that the data directory exists and is writable"
+    }
+}
