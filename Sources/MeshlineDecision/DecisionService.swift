@@ -90,8 +90,11 @@ public final class DecisionService: RPCService, Sendable {
         (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
         do {
             let decision = try await publish(outcome.decision, firstExpectedVersion: 0)
-            // Debug: at thousands of decisions a second, one line each would swamp the log.
-            logger.debug("decided", metadata: ["tenant": "\(request.tenantID)", "order": "\(order.orderID)", "summary": "\(decision.explanation?.summary ?? "")"])
+            // Debug: the registry logs each export it publishes (with this trace id) at info.
+            logger.debug("decided", metadata: [
+                "trace_id": "\(TraceContext.current?.traceID ?? "")", "tenant": "\(request.tenantID)", "order_id": "\(order.orderID)",
+                "export_ids": "\(decision.exports.map(\.exportID).joined(separator: ","))", "summary": "\(decision.explanation?.summary ?? "")",
+            ])
             return DecideResponse(decision: decision)
         } catch {
             state.withLock { $0.capacity.release(tenantID: request.tenantID, orderID: order.orderID, counted) }
@@ -121,7 +124,8 @@ public final class DecisionService: RPCService, Sendable {
         let export = try await registry.get(tenantID: request.tenantID, exportID: request.exportID)
         let decision = try await redecide(export, baseVersion: request.baseVersion, excluding: Set(request.excludeWarehouses), onlyIfRouted: false)
         logger.info("re-evaluated", metadata: [
-            "tenant": "\(request.tenantID)", "export": "\(request.exportID)", "cause": "\(request.cause)",
+            "trace_id": "\(TraceContext.current?.traceID ?? "")", "tenant": "\(request.tenantID)", "export_id": "\(request.exportID)",
+            "cause": "\(request.cause.protoName)",
             "summary": "\(decision?.explanation?.summary ?? "")",
         ])
         // `onlyIfRouted: false` always publishes.

@@ -111,7 +111,7 @@ public struct CaseScheduler: Sendable {
         let rules = service.rules
         let owner = self.owner
         let now = service.clock()
-        _ = try await service.store.update(tenantID: leased.exceptionCase.tenantID, caseID: leased.exceptionCase.caseID) {
+        let stored = try await service.store.update(tenantID: leased.exceptionCase.tenantID, caseID: leased.exceptionCase.caseID) {
             (current: CaseRecord) throws(ExceptionError) -> CaseChange? in
             guard current.lease?.owner == owner else { return nil }
             var record = current
@@ -122,7 +122,16 @@ public struct CaseScheduler: Sendable {
             }
             return CaseChange(record: record, notifications: notifications)
         }
+        // A backorder check that found no stock only moves its timer: not an event.
+        let moved = stored.exceptionCase.state != leased.exceptionCase.state || (stored.timer != leased.timer && leased.timer?.kind != .backorderPoll)
+        if moved {
+            let c = stored.exceptionCase
+            let what = Self.events[leased.timer?.kind ?? .retry] ?? "case worked"
+            service.logCase(what, c, ["attempts": "\(c.attempts)", "escalation_level": "\(c.escalationLevel)"])
+        }
     }
+
+    static let events: [TimerKind: Logger.Message] = [.retry: "case retried", .escalate: "case escalated", .backorderPoll: "backorder checked"]
 
     static let spanNames: [TimerKind: String] = [.retry: "exceptions.retry", .escalate: "exceptions.escalate", .backorderPoll: "exceptions.backorder_check"]
 

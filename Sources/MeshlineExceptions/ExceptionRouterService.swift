@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 public import MeshlineHTTP2
 import MeshlineModels
 public import MeshlineRPC
@@ -29,12 +30,14 @@ public final class ExceptionRouterService: RPCService {
     /// Fired after every stored change: wakes Notifications streams and the scheduler.
     let changes = ChangeSignal()
     let metrics = RouterMetrics()
+    let logger: Logger
 
     /// `registry` answers Get; `decision` answers Reevaluate (nil: retries wait until one is configured).
     public init(
         store: any CaseStore, policy: RouterPolicy, registry: RPCClient, decision: RPCClient?, configuration: Configuration = Configuration(),
-        clock: @escaping @Sendable () -> Int64 = { UnixClock.nowMilliseconds() }
+        clock: @escaping @Sendable () -> Int64 = { UnixClock.nowMilliseconds() }, logger: Logger = Logger(label: "meshline.exceptions")
     ) {
+        self.logger = logger
         self.store = store
         self.rules = CaseRules(policy: policy)
         self.registry = registry
@@ -96,6 +99,7 @@ public final class ExceptionRouterService: RPCService {
         if !duplicate {
             changes.fire()
             metrics.opened(request.kind)
+            logCase("case opened", stored.exceptionCase, ["kind": "\(request.kind.protoName)", "reason": "\(stored.exceptionCase.reason.protoName)"])
         }
         return ReportResponse(exceptionCase: stored.exceptionCase, duplicate: duplicate)
     }
@@ -219,6 +223,7 @@ public final class ExceptionRouterService: RPCService {
             }
         }
         changes.fire()
+        logCase(stored.exceptionCase.state == .claimed ? "case claimed" : "case released", stored.exceptionCase, ["by": "\(stored.exceptionCase.claimedBy)"])
         return ClaimResponse(exceptionCase: stored.exceptionCase)
     }
 
@@ -259,7 +264,22 @@ public final class ExceptionRouterService: RPCService {
             return CaseChange(record: record, notifications: notifications)
         }
         changes.fire()
+        logCase("case resolved", stored.exceptionCase, ["resolution": "\(stored.exceptionCase.resolution?.kind.protoName ?? "")"])
         return ResolveResponse(exceptionCase: stored.exceptionCase)
+    }
+
+    /// One structured line per event of a case: trace id, tenant, export id and case id,
+    /// state and queue; never the order or free text from a report.
+    func logCase(_ message: Logger.Message, _ exceptionCase: ExceptionCase, _ extra: Logger.Metadata = [:]) {
+        logger.info(message, metadata: {
+            var metadata: Logger.Metadata = [
+                "trace_id": "\(TraceContext.current?.traceID ?? "")", "tenant": "\(exceptionCase.tenantID)",
+                "export_id": "\(exceptionCase.exportID)", "version": "\(exceptionCase.exportVersion)", "case_id": "\(exceptionCase.caseID)",
+                "state": "\(exceptionCase.state.protoName)", "queue": "\(exceptionCase.queue)",
+            ]
+            metadata.merge(extra) { $1 }
+            return metadata
+        }())
     }
 
     /// An override resolution points at the version a signed override produced:

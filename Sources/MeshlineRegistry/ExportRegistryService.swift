@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+public import Logging
 import MeshlineModels
 public import MeshlineRPC
 import Synchronization
@@ -20,6 +21,7 @@ public final class ExportRegistryService: RPCService {
     let configuration: Configuration
     let notifier = CommitNotifier()
     let metrics = RegistryMetrics()
+    let logger: Logger
     private let clock: @Sendable () -> Int64
     private let watchEvents = Atomic<Int>(0)
     /// The newest commit sequence seen, to notice other replicas' commits (shared databases).
@@ -28,7 +30,13 @@ public final class ExportRegistryService: RPCService {
     /// Watch events handed to the transport so far, across all watchers.
     public var watchEventsSent: Int { watchEvents.load(ordering: .relaxed) }
 
-    public init(store: any RegistryStore, tenants: TenantDirectory, configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }) {
+    /// `logger` gets one info line per change of an export (published, acknowledged,
+    /// overridden, expired, refused by the QA gate) with its trace id, tenant and export id.
+    public init(
+        store: any RegistryStore, tenants: TenantDirectory, configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }, logger: Logger = Logger(label: "meshline.registry")
+    ) {
+        self.logger = logger
         self.store = store
         self.tenants = tenants
         self.configuration = configuration
@@ -74,6 +82,9 @@ public final class ExportRegistryService: RPCService {
         let violations = export.qaViolations(context: ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[request.tenantID]?.serviceLevels))
         guard violations.isEmpty else {
             metrics.refusedByQA(violations)
+            logEvent("publish refused by the QA gate", tenant: request.tenantID, exportID: export.exportID, [
+                "rules": "\(Set(violations.map(\.rule)).sorted().joined(separator: ","))"
+            ])
             throw .qaFailed(violations)
         }
 
@@ -139,6 +150,7 @@ public final class ExportRegistryService: RPCService {
         if !replayed {
             notifier.committed()
             metrics.published(stored.kind)
+            logEvent("export published", stored, ["kind": "\(stored.kind.protoName)", "owner": "\(stored.owningParty?.text ?? "")"])
         }
         return PublishResponse(export: stored, replayed: replayed)
     }
@@ -287,6 +299,9 @@ public final class ExportRegistryService: RPCService {
         })
         notifier.committed()
         metrics.acknowledged(request.outcome, reason: request.reason)
+        logEvent("export acknowledged", stored.export, [
+            "outcome": "\(request.outcome.protoName)", "reason": "\(request.reason == .unspecified ? "" : request.reason.protoName)",
+        ])
         return AcknowledgeResponse(export: stored.export)
     }
 
@@ -346,7 +361,29 @@ public final class ExportRegistryService: RPCService {
         })
         notifier.committed()
         metrics.overrode()
+        // The key that signed it; never the signature, and not the justification (free text).
+        logEvent("export overridden", stored.export, ["key_id": "\(change.signerKeyID)"])
         return OverrideResponse(export: stored.export)
+    }
+
+    // MARK: Event log
+
+    /// One structured line per event: trace id, tenant and export id, never the order
+    /// (it holds the customer's address).
+    private func logEvent(_ message: Logger.Message, tenant: String, exportID: String, _ extra: Logger.Metadata = [:]) {
+        logger.info(message, metadata: {
+            var metadata: Logger.Metadata = [
+                "trace_id": "\(TraceContext.current?.traceID ?? "")", "tenant": "\(tenant)", "export_id": "\(exportID)",
+            ]
+            metadata.merge(extra) { $1 }
+            return metadata
+        }())
+    }
+
+    private func logEvent(_ message: Logger.Message, _ export: Export, _ extra: Logger.Metadata = [:]) {
+        var extra = extra
+        extra["version"] = "\(export.version)"
+        logEvent(message, tenant: export.tenantID, exportID: export.exportID, extra)
     }
 
     // MARK: Reconcile
@@ -485,6 +522,7 @@ extension ExportRegistryService {
         }
         notifier.committed()
         metrics.expiredByTTL()
+        logEvent("export expired", tenant: export.tenantID, exportID: export.exportID, ["version": "\(export.version + 1)"])
         return true
     }
 }

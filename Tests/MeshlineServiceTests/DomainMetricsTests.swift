@@ -100,5 +100,24 @@ import Testing
         #expect(Self.value(#"meshline_cases_sla_at_risk{tenant="acme",queue="agency-ops",state="queued"}"#, in: routerMetrics) == 1)
         let age = try #require(Self.value(#"meshline_cases_oldest_age_seconds{tenant="acme",queue="agency-ops",state="queued"}"#, in: routerMetrics))
         #expect(age >= 0 && age < 60)
+
+        // The event log: one line per event with trace id, tenant and export id; never
+        // the customer's name or address (every export carries the order).
+        func lines(_ process: ServiceProcess, _ event: String) -> [Substring] {
+            process.logText.split(separator: "\n").filter { $0.hasSuffix(" " + event) }
+        }
+        func carriesItsIDs(_ line: Substring, _ exportID: String) -> Bool {
+            line.contains("tenant=acme") && line.contains("export_id=\(exportID)")
+                && line.range(of: "trace_id=[0-9a-f]{32}", options: .regularExpression) != nil
+        }
+        #expect(lines(registry, "export published").count == 3)
+        #expect(lines(registry, "export published").contains { carriesItsIDs($0, first.exportID) })
+        #expect(lines(registry, "export acknowledged").filter { carriesItsIDs($0, second.exportID) && $0.contains("REJECTION_REASON_INCORRECT_ADDRESS") }.count == 1)
+        #expect(lines(registry, "publish refused by the QA gate").contains { carriesItsIDs($0, "exp-refused") && $0.contains("export.owner-required") })
+        #expect(lines(router, "case opened").contains { carriesItsIDs($0, first.exportID) && $0.contains("case_id=case-") })
+        #expect(lines(router, "case retried").contains { carriesItsIDs($0, first.exportID) && $0.contains("state=CASE_STATE_RESOLVED") })
+        for process in [registry, router] {
+            #expect(!process.logText.contains("Pat Doe") && !process.logText.contains("1 Main St"), "personal data in the log")
+        }
     }
 }

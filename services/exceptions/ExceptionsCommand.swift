@@ -71,7 +71,7 @@ struct ExceptionsCommand: AsyncParsableCommand {
             throw ValidationError("--database: \(error.rpcError.message)")
         }
 
-        let router = ExceptionRouterService(store: store, policy: routerPolicy, registry: registryClient, decision: decisionClient)
+        let router = ExceptionRouterService(store: store, policy: routerPolicy, registry: registryClient, decision: decisionClient, logger: logger)
         let server = RPCServer(configuration: configuration, services: [router], logger: logger)
         let scheduler = CaseScheduler(service: router, logger: logger)
         var work = [BackgroundWork { await scheduler.run() }]

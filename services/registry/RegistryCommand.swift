@@ -67,7 +67,7 @@ struct RegistryCommand: AsyncParsableCommand {
         }
         if tenants == nil { logger.warning("no --tenants file: no override key is trusted and no SLA taxonomy is checked") }
 
-        let registry = ExportRegistryService(store: store, tenants: directory)
+        let registry = ExportRegistryService(store: store, tenants: directory, logger: logger)
         let server = RPCServer(configuration: configuration, services: [registry], logger: logger)
 
         var deliver: (@Sendable (ReportRequest) async throws -> Void)?
