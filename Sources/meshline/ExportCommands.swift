@@ -222,7 +222,7 @@ enum ExportText {
     /// A few lines with everything a person needs to act on the export.
     static func summary(_ export: Export, audit: Bool = false) -> String {
         var lines = [
-            "\(export.exportID) v\(export.version)  \(shortName(export.kind.protoName, prefix: "EXPORT_KIND_"))  \(shortName(export.state.protoName, prefix: "EXPORT_STATE_"))  order \(export.orderID)  tenant \(export.tenantID)",
+            "\(export.exportID) v\(export.version)  \(shortName(export.kind.protoName, prefix: "EXPORT_KIND_"))  \(shortName(export.state.protoName, prefix: "EXPORT_STATE_"))  order \(export.orderID)\(export.shipment > 0 ? " shipment \(export.shipment)" : "")  tenant \(export.tenantID)",
             "  action     \(export.intendedAction)  (rules \(export.decisionVersion))",
             "  owner      \(export.owningParty?.text ?? "-")" + (export.watchers.isEmpty ? "" : "   watchers \(export.watchers.map(\.text).joined(separator: ", "))"),
         ]
