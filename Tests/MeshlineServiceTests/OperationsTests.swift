@@ -174,6 +174,22 @@ import Testing
         }
     }
 
+    @Test func aCollectorThatIsDownCostsSpansNeverCalls() async throws {
+        let directory = try Scripts.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Nothing listens on this port: every export attempt is refused.
+        let registry = try Self.registry(directory, ["--otlp-endpoint", "http://127.0.0.1:\(try Binaries.freePort())", "--trace-sample-rate", "1"])
+        let client = try Self.client(registry.endpoint, key: nil)
+        for index in 0..<20 {
+            let published: PublishResponse = try await client.unary(
+                ExportRegistryDescriptor.publish, PublishRequest(tenantID: "acme", export: Self.export("exp-down-\(index)")))
+            #expect(published.export?.version == 1)
+        }
+        await client.close()
+        #expect(registry.stop() == 0)  // the last batch fails too; the process still drains and exits 0
+        #expect(registry.logText.contains("trace export failed: spans dropped"), "\(registry.logText)")
+    }
+
     @Test func sampledSpansAreExportedOverOTLP() async throws {
         let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
