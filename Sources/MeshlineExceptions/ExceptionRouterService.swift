@@ -35,7 +35,8 @@ public final class ExceptionRouterService: RPCService {
     /// `registry` answers Get; `decision` answers Reevaluate (nil: retries wait until one is configured).
     public init(
         store: any CaseStore, policy: RouterPolicy, registry: RPCClient, decision: RPCClient?, configuration: Configuration = Configuration(),
-        clock: @escaping @Sendable () -> Int64 = { UnixClock.nowMilliseconds() }, logger: Logger = Logger(label: "meshline.exceptions")
+        clock: @escaping @Sendable () -> Int64 = { UnixClock.nowMilliseconds() },
+        logger: Logger = Logger(label: "meshline.exceptions", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.logger = logger
         self.store = store

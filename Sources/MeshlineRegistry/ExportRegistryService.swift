@@ -31,10 +31,12 @@ public final class ExportRegistryService: RPCService {
     public var watchEventsSent: Int { watchEvents.load(ordering: .relaxed) }
 
     /// `logger` gets one info line per change of an export (published, acknowledged,
-    /// overridden, expired, refused by the QA gate) with its trace id, tenant and export id.
+    /// overridden, expired, refused by the QA gate) with its trace id, tenant and export
+    /// id; without one, events are not logged (the executable passes its logger).
     public init(
         store: any RegistryStore, tenants: TenantDirectory, configuration: Configuration = Configuration(),
-        clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() }, logger: Logger = Logger(label: "meshline.registry")
+        clock: @escaping @Sendable () -> Int64 = { UnixTime.nowMilliseconds() },
+        logger: Logger = Logger(label: "meshline.registry", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.logger = logger
         self.store = store
