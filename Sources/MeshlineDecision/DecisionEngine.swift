@@ -344,7 +344,11 @@ public enum DecisionEngine {
     /// and are numbered from 1 (`Export.shipment`; the registry keeps one live export per
     /// shipment); an order that ships whole has shipment 0.
     static func exportIdentity(order: Order, shipment: Int, of shipments: Int, replacing: ReplacedExport?) -> ReplacedExport {
-        if shipment == 1, let replacing { return replacing }
+        if shipment == 1, var replacing {
+            // A whole-order export (e.g. a backorder) re-decided into a split becomes shipment 1.
+            if shipments > 1 && replacing.shipment == 0 { replacing.shipment = 1 }
+            return replacing
+        }
         var hasher = SHA256()
         hasher.update(data: Array("meshline-export-v1\u{0}\(order.tenantID)\u{0}\(order.orderID)\u{0}\(shipment)".utf8))
         return ReplacedExport(exportID: "dx-\(hex(hasher.finalize().prefix(12)))", orderID: order.orderID, shipment: shipments > 1 ? Int32(shipment) : 0)

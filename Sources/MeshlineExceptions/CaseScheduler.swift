@@ -3,6 +3,7 @@ public import Logging
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import Synchronization
 
 /// Fires due timers: retries, escalations and backorder checks. Timers live in
 /// storage with their cases; each round leases the due ones (so that with several
@@ -84,10 +85,7 @@ public struct CaseScheduler: Sendable {
                     switch kind {
                     case .retry: try await retry(leased)
                     case .escalate:
-                        try await store(leased) { [metrics = service.metrics] rules, record, now in
-                            metrics.escalated()
-                            return rules.escalate(&record, at: now)
-                        }
+                        if try await store(leased, { rules, record, now in rules.escalate(&record, at: now) }) { service.metrics.escalated() }
                     case .backorderPoll: try await checkStock(leased)
                     }
                 }
@@ -104,24 +102,28 @@ public struct CaseScheduler: Sendable {
 
     /// Stores the outcome of working `leased`, unless the case changed meanwhile: its
     /// timer was cleared or moved (resolved, claimed, released) or another scheduler
-    /// holds it now. Either way this lease ends.
+    /// holds it now. Either way this lease ends. Returns whether the outcome was stored
+    /// (then, and only then, it is logged and counted).
+    @discardableResult
     private func store(
         _ leased: CaseRecord, _ outcome: @escaping @Sendable (CaseRules, inout CaseRecord, Int64) -> [NotificationEvent]
-    ) async throws(ExceptionError) {
+    ) async throws(ExceptionError) -> Bool {
         let rules = service.rules
         let owner = self.owner
         let now = service.clock()
+        let applied = Committed(false)
         let stored = try await service.store.update(tenantID: leased.exceptionCase.tenantID, caseID: leased.exceptionCase.caseID) {
             (current: CaseRecord) throws(ExceptionError) -> CaseChange? in
             guard current.lease?.owner == owner else { return nil }
             var record = current
             record.lease = nil
             var notifications: [NotificationEvent] = []
-            if current.timer == leased.timer {
-                notifications = outcome(rules, &record, now)
-            }
+            let worked = current.timer == leased.timer
+            if worked { notifications = outcome(rules, &record, now) }
+            applied.set(worked)
             return CaseChange(record: record, notifications: notifications)
         }
+        guard applied.value else { return false }
         // A backorder check that found no stock only moves its timer: not an event.
         let moved = stored.exceptionCase.state != leased.exceptionCase.state || (stored.timer != leased.timer && leased.timer?.kind != .backorderPoll)
         if moved {
@@ -129,6 +131,7 @@ public struct CaseScheduler: Sendable {
             let what = Self.events[leased.timer?.kind ?? .retry] ?? "case worked"
             service.logCase(what, c, ["attempts": "\(c.attempts)", "escalation_level": "\(c.escalationLevel)"])
         }
+        return true
     }
 
     static let events: [TimerKind: Logger.Message] = [.retry: "case retried", .escalate: "case escalated", .backorderPoll: "backorder checked"]
@@ -152,12 +155,12 @@ public struct CaseScheduler: Sendable {
         } else {
             outcome = .failure(RPCError(code: .unavailable, message: "no decision service is configured"))
         }
-        let metrics = service.metrics
-        try await store(leased) { rules, record, now in
+        let result = Committed<RouterMetrics.RetryResult?>(nil)
+        let applied = try await store(leased) { rules, record, now in
             if case .failure(let error) = outcome, Self.transient.contains(error.code) {
                 // Not an attempt: the decision service never saw it. Never lost: tried again later.
                 record.unanswered += 1
-                metrics.retried(.unanswered)
+                result.set(.unanswered)
                 return rules.scheduleRetry(&record, at: now, why: "the decision service did not answer (\(error.code)); retrying later")
             }
             record.unanswered = 0
@@ -166,7 +169,7 @@ public struct CaseScheduler: Sendable {
                 record.exceptionCase.attempts += 1
                 let exports = response.decision?.exports ?? []
                 guard let published = exports.first(where: { $0.exportID == c.exportID }) ?? exports.first else {
-                    metrics.retried(.failed)
+                    result.set(.failed)
                     return rules.scheduleRetry(&record, at: now, why: "retry \(record.exceptionCase.attempts) published nothing")
                 }
                 if published.kind == .backorder {
@@ -175,29 +178,30 @@ public struct CaseScheduler: Sendable {
                     // exists, so a human decides.
                     guard c.kind == .expiry || c.reason == .outOfStock else {
                         record.export.version = published.version
-                        metrics.retried(.queued)
+                        result.set(.queued)
                         return rules.enqueue(
                             &record, at: now,
                             why: "every warehouse that could take it refused it (\(c.rejectedBy.joined(separator: ", "))); re-evaluation could only backorder it as v\(published.version)")
                     }
-                    metrics.retried(.backordered)
+                    result.set(.backordered)
                     return rules.awaitStock(&record, version: published.version, expectedRestock: 0, at: now, why: "retry \(record.exceptionCase.attempts) found no warehouse with stock: backorder v\(published.version)")
                 }
-                metrics.retried(.routed)
+                result.set(.routed)
                 let target = published.warehouseID.isEmpty ? published.intendedAction : published.warehouseID
                 return rules.resolve(
                     &record, Resolution(kind: .retried, reason: "\(published.exportID)@\(published.version) routes to \(target)"),
                     actor: CaseRules.serviceActor, at: now)
             case .failure(let error) where Self.final.contains(error.code):
                 record.exceptionCase.attempts += 1
-                metrics.retried(.queued)
+                result.set(.queued)
                 return rules.enqueue(&record, at: now, why: "the decision service cannot re-decide it: \(error.code): \(error.message)")
             case .failure(let error):
                 record.exceptionCase.attempts += 1
-                metrics.retried(.failed)
+                result.set(.failed)
                 return rules.scheduleRetry(&record, at: now, why: "retry \(record.exceptionCase.attempts) failed: \(error.code): \(error.message)")
             }
         }
+        if applied, let result = result.value { service.metrics.retried(result) }
     }
 
     /// Errors where the decision service did not decide anything.
@@ -237,4 +241,15 @@ public struct CaseScheduler: Sendable {
                 actor: CaseRules.serviceActor, at: now)
         }
     }
+}
+
+/// A value set inside a storage transaction and read once the transaction committed.
+private final class Committed<Value: Sendable>: Sendable {
+    private let box: Mutex<Value>
+
+    init(_ value: Value) { box = Mutex(value) }
+
+    func set(_ value: Value) { box.withLock { $0 = value } }
+
+    var value: Value { box.withLock { $0 } }
 }

@@ -97,7 +97,8 @@ public struct OpenCases: Sendable, Equatable {
     public var queue: String
     public var state: CaseState
     public var count: Int
-    /// When the oldest of them was opened, in Unix milliseconds.
+    /// When the oldest of them was opened, in Unix milliseconds; 0 when unknown (cases
+    /// written by a replica from before this was stored).
     public var oldestOpenedAt: Int64
     /// How many of them belong to exports that must ship before the asked time.
     public var shipByAtRisk: Int

@@ -39,32 +39,34 @@ public final class PostgresCaseStore: CaseStore {
     public func migrate() async throws(ExceptionError) {
         try await perform { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.notificationLock))", logger: self.logger)
-            for statement in Self.schema {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+            if try await connection.apply(Self.schema, logger: self.logger) {
+                try await self.backfillOpenCases(connection)
             }
-            try await self.backfillOpenCases(connection)
         }
     }
 
-    private static let schema = [
-        """
-        CREATE TABLE IF NOT EXISTS cases (
-            case_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, export_version BIGINT NOT NULL,
-            state INTEGER NOT NULL, queue TEXT NOT NULL, due_key BIGINT NOT NULL, timer_kind INTEGER, timer_at BIGINT,
-            lease_owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0, unanswered INTEGER NOT NULL DEFAULT 0, body BYTEA NOT NULL, export BYTEA NOT NULL,
-            UNIQUE (tenant_id, export_id, export_version))
-        """,
-        "CREATE INDEX IF NOT EXISTS cases_timer ON cases (timer_at) WHERE timer_at IS NOT NULL",
-        "CREATE INDEX IF NOT EXISTS cases_queue ON cases (tenant_id, due_key, case_id)",
-        """
-        CREATE TABLE IF NOT EXISTS notifications (
-            seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, notification_id TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)
-        """,
-        "CREATE INDEX IF NOT EXISTS notifications_tenant ON notifications (tenant_id, seq)",
+    private static let schema: [SchemaStep] = [
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS cases (
+                case_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, export_version BIGINT NOT NULL,
+                state INTEGER NOT NULL, queue TEXT NOT NULL, due_key BIGINT NOT NULL, timer_kind INTEGER, timer_at BIGINT,
+                lease_owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0, unanswered INTEGER NOT NULL DEFAULT 0, body BYTEA NOT NULL, export BYTEA NOT NULL,
+                UNIQUE (tenant_id, export_id, export_version))
+            """),
+        .statement("CREATE INDEX IF NOT EXISTS cases_timer ON cases (timer_at) WHERE timer_at IS NOT NULL"),
+        .statement("CREATE INDEX IF NOT EXISTS cases_queue ON cases (tenant_id, due_key, case_id)"),
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS notifications (
+                seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, notification_id TEXT NOT NULL UNIQUE, body BYTEA NOT NULL)
+            """),
+        .statement("CREATE INDEX IF NOT EXISTS notifications_tenant ON notifications (tenant_id, seq)"),
         // For the open-case gauges (added after the first release; see backfillOpenCases).
-        "ALTER TABLE cases ADD COLUMN IF NOT EXISTS opened_at BIGINT NOT NULL DEFAULT 0",
-        "ALTER TABLE cases ADD COLUMN IF NOT EXISTS ship_by BIGINT NOT NULL DEFAULT 0",
-        "CREATE INDEX IF NOT EXISTS cases_open ON cases (tenant_id, queue, state) WHERE state <> \(CaseState.resolved.rawValue)",
+        .whenColumnMissing(table: "cases", column: "opened_at", [
+            "ALTER TABLE cases ADD COLUMN opened_at BIGINT NOT NULL DEFAULT 0", "ALTER TABLE cases ADD COLUMN ship_by BIGINT NOT NULL DEFAULT 0",
+        ]),
+        .statement("CREATE INDEX IF NOT EXISTS cases_open ON cases (tenant_id, queue, state) WHERE state <> \(CaseState.resolved.rawValue)"),
     ]
 
     /// Open cases stored before `opened_at` and `ship_by` existed get them from their protobufs.
@@ -270,7 +272,7 @@ public final class PostgresCaseStore: CaseStore {
             var summary: [OpenCases] = []
             for try await (tenant, queue, state, count, oldest, atRisk) in try await connection.query(
                 """
-                SELECT tenant_id, queue, state, COUNT(*), MIN(opened_at), SUM(CASE WHEN ship_by > 0 AND ship_by < \(shipByBefore) THEN 1 ELSE 0 END)
+                SELECT tenant_id, queue, state, COUNT(*), COALESCE(MIN(NULLIF(opened_at, 0)), 0), SUM(CASE WHEN ship_by > 0 AND ship_by < \(shipByBefore) THEN 1 ELSE 0 END)
                 FROM cases WHERE state <> \(resolved) GROUP BY tenant_id, queue, state
                 """, logger: self.logger
             ).decode((String, String, Int32, Int64, Int64, Int64).self) {

@@ -78,21 +78,38 @@ public final class OpenCaseGauges: Sendable {
             let group = Group(
                 tenantID: open.tenantID, queue: open.queue, state: metricLabel(open.state.protoName, prefix: "CASE_STATE_"))
             seen.insert(group)
-            Self.set(group, count: open.count, oldestAgeSeconds: Double(max(0, now - open.oldestOpenedAt)) / 1000, atRisk: open.shipByAtRisk)
+            let age = open.oldestOpenedAt > 0 ? Double(max(0, now - open.oldestOpenedAt)) / 1000 : 0
+            Self.set(group, count: open.count, oldestAgeSeconds: age, atRisk: open.shipByAtRisk)
         }
         let emptied = reported.withLock { reported in
             let emptied = reported.subtracting(seen)
             reported = seen
             return emptied
         }
-        for group in emptied { Self.set(group, count: 0, oldestAgeSeconds: 0, atRisk: 0) }
+        // Queue names come from the exports' exception paths: series of queues that emptied are
+        // removed rather than kept at zero, so the set of series follows the queues in use.
+        for group in emptied {
+            let (open, age, risk) = Self.gauges(group)
+            open.destroy()
+            age.destroy()
+            risk.destroy()
+        }
     }
 
     private static func set(_ group: Group, count: Int, oldestAgeSeconds: Double, atRisk: Int) {
+        let (open, age, risk) = gauges(group)
+        open.record(count)
+        age.record(oldestAgeSeconds)
+        risk.record(atRisk)
+    }
+
+    private static func gauges(_ group: Group) -> (Gauge, Gauge, Gauge) {
         let dimensions = [("tenant", group.tenantID), ("queue", group.queue), ("state", group.state)]
-        Gauge(label: "meshline_cases_open", dimensions: dimensions).record(count)
-        Gauge(label: "meshline_cases_oldest_age_seconds", dimensions: dimensions).record(oldestAgeSeconds)
-        Gauge(label: "meshline_cases_sla_at_risk", dimensions: dimensions).record(atRisk)
+        return (
+            Gauge(label: "meshline_cases_open", dimensions: dimensions),
+            Gauge(label: "meshline_cases_oldest_age_seconds", dimensions: dimensions),
+            Gauge(label: "meshline_cases_sla_at_risk", dimensions: dimensions)
+        )
     }
 }
 

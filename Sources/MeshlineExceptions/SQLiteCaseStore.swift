@@ -295,7 +295,7 @@ public final class SQLiteCaseStore: CaseStore {
     }
 
     private static let summarySQL = """
-        SELECT tenant_id, queue, state, COUNT(*), MIN(opened_at), SUM(CASE WHEN ship_by > 0 AND ship_by < ? THEN 1 ELSE 0 END)
+        SELECT tenant_id, queue, state, COUNT(*), COALESCE(MIN(NULLIF(opened_at, 0)), 0), SUM(CASE WHEN ship_by > 0 AND ship_by < ? THEN 1 ELSE 0 END)
         FROM cases WHERE state <> ? GROUP BY tenant_id, queue, state
         """
 

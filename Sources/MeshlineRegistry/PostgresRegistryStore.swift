@@ -45,48 +45,52 @@ public final class PostgresRegistryStore: RegistryStore {
     public func migrate() async throws(RegistryError) {
         try await perform { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: self.logger)
-            for statement in Self.schema {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
-            }
+            try await connection.apply(Self.schema, logger: self.logger)
         }
     }
 
-    private static let schema = [
-        """
-        CREATE TABLE IF NOT EXISTS export_versions (
-            seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL,
-            version BIGINT NOT NULL, body BYTEA NOT NULL, UNIQUE (tenant_id, export_id, version))
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS exports_latest (
-            tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version BIGINT NOT NULL, seq BIGINT NOT NULL,
-            order_id TEXT NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, owner TEXT NOT NULL,
-            live BOOLEAN NOT NULL, expires_at BIGINT NOT NULL, ship_by BIGINT NOT NULL, shipment INTEGER NOT NULL DEFAULT 1,
-            PRIMARY KEY (tenant_id, export_id))
-        """,
+    private static let schema: [SchemaStep] = [
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS export_versions (
+                seq BIGSERIAL PRIMARY KEY, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL,
+                version BIGINT NOT NULL, body BYTEA NOT NULL, UNIQUE (tenant_id, export_id, version))
+            """),
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS exports_latest (
+                tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version BIGINT NOT NULL, seq BIGINT NOT NULL,
+                order_id TEXT NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, owner TEXT NOT NULL,
+                live BOOLEAN NOT NULL, expires_at BIGINT NOT NULL, ship_by BIGINT NOT NULL, shipment INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (tenant_id, export_id))
+            """),
         // One live export per shipment; databases made before shipments existed get the column and lose the older index.
-        "ALTER TABLE exports_latest ADD COLUMN IF NOT EXISTS shipment INTEGER NOT NULL DEFAULT 1",
-        "DROP INDEX IF EXISTS exports_live_order_kind",
-        "CREATE UNIQUE INDEX IF NOT EXISTS exports_live_shipment ON exports_latest (tenant_id, order_id, kind, shipment) WHERE live",
-        "CREATE INDEX IF NOT EXISTS exports_expiry ON exports_latest (state, expires_at)",
-        "CREATE INDEX IF NOT EXISTS exports_ship_by ON exports_latest (tenant_id, kind, ship_by)",
-        "CREATE INDEX IF NOT EXISTS versions_tenant_seq ON export_versions (tenant_id, seq)",
-        """
-        CREATE TABLE IF NOT EXISTS idempotency (
-            tenant_id TEXT NOT NULL, key TEXT NOT NULL, request_hash BYTEA NOT NULL,
-            export_id TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (tenant_id, key))
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS override_nonces (
-            tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, nonce TEXT NOT NULL, used_at BIGINT NOT NULL,
-            PRIMARY KEY (tenant_id, key_id, nonce))
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS outbox (
-            id BIGSERIAL PRIMARY KEY, report BYTEA NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at BIGINT NOT NULL)
-        """,
-        "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS traceparent TEXT",
+        .whenColumnMissing(table: "exports_latest", column: "shipment", [
+            "ALTER TABLE exports_latest ADD COLUMN shipment INTEGER NOT NULL DEFAULT 1", "DROP INDEX IF EXISTS exports_live_order_kind",
+        ]),
+        .statement("CREATE UNIQUE INDEX IF NOT EXISTS exports_live_shipment ON exports_latest (tenant_id, order_id, kind, shipment) WHERE live"),
+        .statement("CREATE INDEX IF NOT EXISTS exports_expiry ON exports_latest (state, expires_at)"),
+        .statement("CREATE INDEX IF NOT EXISTS exports_ship_by ON exports_latest (tenant_id, kind, ship_by)"),
+        .statement("CREATE INDEX IF NOT EXISTS versions_tenant_seq ON export_versions (tenant_id, seq)"),
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS idempotency (
+                tenant_id TEXT NOT NULL, key TEXT NOT NULL, request_hash BYTEA NOT NULL,
+                export_id TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (tenant_id, key))
+            """),
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS override_nonces (
+                tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, nonce TEXT NOT NULL, used_at BIGINT NOT NULL,
+                PRIMARY KEY (tenant_id, key_id, nonce))
+            """),
+        .statement(
+            """
+            CREATE TABLE IF NOT EXISTS outbox (
+                id BIGSERIAL PRIMARY KEY, report BYTEA NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL)
+            """),
+        .whenColumnMissing(table: "outbox", column: "traceparent", ["ALTER TABLE outbox ADD COLUMN traceparent TEXT"]),
     ]
 
     /// Runs `body` in a transaction, mapping database failures to ``RegistryError``.

@@ -81,15 +81,13 @@ final class OTLPSpanExporter: SpanRecorder, Service {
     // MARK: Sending (one task)
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            // Cancelled (shutting down) while asleep: leave the last batch to the send below,
-            // which runs outside the cancelled task.
-            while (try? await Task.sleep(for: self.limits.interval)) != nil {
-                await self.sendPending()
-            }
+        while true {
+            // Only the wait ends early on shutdown; a send never runs in a cancelled task, so a
+            // batch in flight when SIGTERM arrives still goes out, and so does the last one.
+            let stopping = await cancelWhenGracefulShutdown { (try? await Task.sleep(for: self.limits.interval)) == nil }
+            await sendPending()
+            if stopping { return }
         }
-        // Shutting down: what was recorded until now still goes out.
-        await sendPending()
     }
 
     /// Sends every queued span, a batch per request; returns how many were sent.
@@ -129,7 +127,9 @@ final class OTLPSpanExporter: SpanRecorder, Service {
                     .connect(host: target.host, port: target.port) { channel in
                         channel.eventLoop.makeCompletedFuture {
                             if let tls = target.tls {
-                                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: target.host))
+                                // SNI carries host names only; a collector named by its IP address gets none.
+                                let serverName = (try? SocketAddress(ipAddress: target.host, port: target.port)) == nil ? target.host : nil
+                                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                             }
                             try channel.pipeline.syncOperations.addHTTPClientHandlers()
                             return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)

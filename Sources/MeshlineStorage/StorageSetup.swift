@@ -1,5 +1,6 @@
 import Foundation
 public import GRDB
+public import Logging
 public import PostgresNIO
 
 /// What the registry's and the router's stores share about reaching their database.
@@ -52,5 +53,39 @@ public enum SQLiteSetup {
     /// What to say when the database at `path` cannot be opened.
     public static func cannotOpen(_ path: String, _ error: any Error) -> String {
         "cannot open \(path): \(error); check that the data directory exists and is writable"
+    }
+}
+
+/// One step of a PostgreSQL schema, applied by every replica at start under an advisory lock.
+public enum SchemaStep: Sendable {
+    /// An idempotent statement (`CREATE … IF NOT EXISTS`).
+    case statement(String)
+    /// An upgrade of a database made by an earlier version, run only while `column` is missing
+    /// from `table`: `ALTER TABLE` takes the table's strongest lock even when it has nothing to do.
+    case whenColumnMissing(table: String, column: String, [String])
+}
+
+extension PostgresConnection {
+    /// Applies `steps` in order; returns whether any upgrade ran.
+    @discardableResult
+    public func apply(_ steps: [SchemaStep], logger: Logger) async throws -> Bool {
+        var upgraded = false
+        for step in steps {
+            switch step {
+            case .statement(let sql):
+                try await query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            case .whenColumnMissing(let table, let column, let statements):
+                let rows = try await query(
+                    """
+                    SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = \(table) AND column_name = \(column)
+                    """, logger: logger
+                ).collect()
+                guard rows.isEmpty else { continue }
+                for sql in statements { try await query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+                upgraded = true
+            }
+        }
+        return upgraded
     }
 }

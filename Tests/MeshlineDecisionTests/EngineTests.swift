@@ -91,6 +91,18 @@ import Testing
         }
     }
 
+    @Test func aBackorderReDecidedIntoASplitKeepsItsIdAsShipmentOne() throws {
+        let rules = Fixture.rules([Fixture.warehouse("W-A"), Fixture.warehouse("W-B")], split: true, maxShipments: 0, minShipmentValue: 0)
+        let order = Fixture.order(lines: [("SKU-1", 2), ("SKU-2", 2)])
+        // The backorder that ships whole (shipment 0) is re-decided once stock arrived in two places.
+        let decision = try DecisionEngine.decide(
+            order: order, rules: CompiledRuleSet(rules), inventory: Fixture.inventory([("W-A", "SKU-1", 9), ("W-B", "SKU-2", 9)]),
+            capacityUsed: { _ in 0 }, now: Fixture.noon, replacing: ReplacedExport(exportID: "dx-backorder", orderID: "order-1", shipment: 0)
+        ).decision
+        #expect(decision.exports.map(\.exportID).first == "dx-backorder")
+        #expect(decision.exports.map(\.shipment) == [1, 2] && decision.exports.map(\.orderID) == ["order-1", "order-1"])
+    }
+
     @Test(arguments: [
         // (allow split, max shipments, min shipment value, expected warehouses; empty = backorder)
         (false, Int32(0), Int64(0), [String]()),
