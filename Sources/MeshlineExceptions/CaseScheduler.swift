@@ -80,7 +80,7 @@ public struct CaseScheduler: Sendable {
         let trace = TraceContext(traceparent: c.traceparent)
         let outcome: Result<Void, ExceptionError> = await TraceContext.$current.withValue(trace) {
             do throws(ExceptionError) {
-                try await TraceRecording.withSpan(Self.spanNames[kind] ?? "exceptions.case", attributes: [("meshline.case_id", c.caseID)]) {
+                try await TraceRecording.withSpan(kind.spanName, attributes: [("meshline.case_id", c.caseID)]) {
                     () async throws(ExceptionError) in
                     switch kind {
                     case .retry: try await retry(leased)
@@ -126,17 +126,12 @@ public struct CaseScheduler: Sendable {
         guard applied.value else { return false }
         // A backorder check that found no stock only moves its timer: not an event.
         let moved = stored.exceptionCase.state != leased.exceptionCase.state || (stored.timer != leased.timer && leased.timer?.kind != .backorderPoll)
-        if moved {
+        if moved, let kind = leased.timer?.kind {
             let c = stored.exceptionCase
-            let what = Self.events[leased.timer?.kind ?? .retry] ?? "case worked"
-            service.logCase(what, c, ["attempts": "\(c.attempts)", "escalation_level": "\(c.escalationLevel)"])
+            service.logCase(kind.event, c, ["attempts": "\(c.attempts)", "escalation_level": "\(c.escalationLevel)"])
         }
         return true
     }
-
-    static let events: [TimerKind: Logger.Message] = [.retry: "case retried", .escalate: "case escalated", .backorderPoll: "backorder checked"]
-
-    static let spanNames: [TimerKind: String] = [.retry: "exceptions.retry", .escalate: "exceptions.escalate", .backorderPoll: "exceptions.backorder_check"]
 
     // MARK: Retry
 
@@ -252,4 +247,24 @@ private final class Committed<Value: Sendable>: Sendable {
     func set(_ value: Value) { box.withLock { $0 = value } }
 
     var value: Value { box.withLock { $0 } }
+}
+
+extension TimerKind {
+    /// The span a timer's work is recorded in.
+    var spanName: String {
+        switch self {
+        case .retry: "exceptions.retry"
+        case .escalate: "exceptions.escalate"
+        case .backorderPoll: "exceptions.backorder_check"
+        }
+    }
+
+    /// The event-log line of a timer's stored outcome.
+    var event: Logger.Message {
+        switch self {
+        case .retry: "case retried"
+        case .escalate: "case escalated"
+        case .backorderPoll: "backorder checked"
+        }
+    }
 }

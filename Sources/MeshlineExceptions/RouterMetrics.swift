@@ -26,7 +26,7 @@ final class RouterMetrics: Sendable {
 
     init() {
         opened = Dictionary(uniqueKeysWithValues: CaseKind.allCases.filter { $0 != .unspecified }.map { kind in
-            (kind, Counter(label: "meshline_cases_opened_total", dimensions: [("kind", metricLabel(kind.protoName, prefix: "CASE_KIND_"))]))
+            (kind, Counter(label: "meshline_cases_opened_total", dimensions: [("kind", ProtoEnumName.short(kind.protoName, prefix: "CASE_KIND_"))]))
         })
         retries = Dictionary(uniqueKeysWithValues: RetryResult.allCases.map {
             ($0, Counter(label: "meshline_case_retries_total", dimensions: [("result", $0.rawValue)]))
@@ -76,7 +76,7 @@ public final class OpenCaseGauges: Sendable {
         var seen: Set<Group> = []
         for open in summary {
             let group = Group(
-                tenantID: open.tenantID, queue: open.queue, state: metricLabel(open.state.protoName, prefix: "CASE_STATE_"))
+                tenantID: open.tenantID, queue: open.queue, state: ProtoEnumName.short(open.state.protoName, prefix: "CASE_STATE_"))
             seen.insert(group)
             let age = open.oldestOpenedAt > 0 ? Double(max(0, now - open.oldestOpenedAt)) / 1000 : 0
             Self.set(group, count: open.count, oldestAgeSeconds: age, atRisk: open.shipByAtRisk)
@@ -111,9 +111,4 @@ public final class OpenCaseGauges: Sendable {
             Gauge(label: "meshline_cases_sla_at_risk", dimensions: dimensions)
         )
     }
-}
-
-/// A label value from an enum value's proto name: `CASE_KIND_REJECTION` → `rejection`.
-private func metricLabel(_ protoName: String, prefix: String) -> String {
-    String(protoName.dropFirst(protoName.hasPrefix(prefix) ? prefix.count : 0)).lowercased()
 }

@@ -55,11 +55,11 @@ public struct TraceContext: Sendable, Hashable {
             }
             var traceNonZero = false, spanNonZero = false
             for index in 3..<35 {
-                guard Self.isLowerHex(bytes[index]) else { return nil }
+                guard Self.hexValue(bytes[index]) != nil else { return nil }
                 traceNonZero = traceNonZero || bytes[index] != UInt8(ascii: "0")
             }
             for index in 36..<52 {
-                guard Self.isLowerHex(bytes[index]) else { return nil }
+                guard Self.hexValue(bytes[index]) != nil else { return nil }
                 spanNonZero = spanNonZero || bytes[index] != UInt8(ascii: "0")
             }
             guard traceNonZero, spanNonZero else { return nil }
@@ -87,10 +87,6 @@ public struct TraceContext: Sendable, Hashable {
 
     /// The `traceparent` value naming this span as the parent of the next hop.
     public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
-
-    private static func isLowerHex(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-    }
 
     /// 16 lowercase hex digits per word, written straight into the string.
     private static func hex(_ words: UInt64...) -> String {

@@ -67,8 +67,8 @@ public final class ExportRegistryService: RPCService {
     // MARK: Publish
 
     func publish(_ request: PublishRequest, _ context: ServerCallContext) async throws(RegistryError) -> PublishResponse {
-        let traceID = TraceContext.current?.traceID ?? ""
-        let traceparent = TraceContext.current?.traceparent
+        let trace = TraceContext.current
+        let traceID = trace?.traceID ?? ""
         try requireTenant(request.tenantID)
         var export = request.export
         guard export.tenantID == request.tenantID else {
@@ -118,7 +118,7 @@ public final class ExportRegistryService: RPCService {
                     throw .conflict("export '\(current.exportID)' already exists at version \(current.version); pass expected_version=\(current.version) to supersede it")
                 }
                 if let live = state.liveExportID {
-                    throw .conflict("live export '\(live)' already covers order '\(submitted.orderID)'\(submitted.shipment > 1 ? " shipment \(submitted.shipment)" : "") and kind \(submitted.kind.protoName); supersede it with expected_version, or wait until it completes")
+                    throw .conflict("live export '\(live)' already covers \(LiveKey(submitted).described); supersede it with expected_version, or wait until it completes")
                 }
                 next.version = 1
             } else {
@@ -139,13 +139,14 @@ public final class ExportRegistryService: RPCService {
             }
             next.state = .published
             next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)", traceID: traceID)
-            var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) }, traceparent: traceparent)
+            var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) })
             // A backorder is an exception from the start: the router opens its case (and tells
             // the customer) through the same outbox as rejections, so it is never lost.
             if next.kind == .backorder && state.current?.kind != .backorder {
                 effects.outbox = [ReportRequest(
                     tenantID: next.tenantID, exportID: next.exportID, exportVersion: next.version, kind: .backorder,
                     detail: "no warehouse can fill \(next.lines.map { "\($0.quantity)× \($0.sku)" }.joined(separator: ", "))")]
+                effects.traceparent = trace?.traceparent
             }
             return .store(next, sideEffects: effects)
         })
@@ -245,8 +246,8 @@ public final class ExportRegistryService: RPCService {
     // MARK: Acknowledge
 
     func acknowledge(_ request: AcknowledgeRequest, _ context: ServerCallContext) async throws(RegistryError) -> AcknowledgeResponse {
-        let traceID = TraceContext.current?.traceID ?? ""
-        let traceparent = TraceContext.current?.traceparent
+        let trace = TraceContext.current
+        let traceID = trace?.traceID ?? ""
         try requireTenant(request.tenantID)
         try requireIdentifier(request.exportID, field: "export_id")
         guard request.version > 0 else { throw .invalidRequest(field: "version", reason: "is not set; acknowledge the version you received") }
@@ -279,7 +280,7 @@ public final class ExportRegistryService: RPCService {
                 throw .conflict("export '\(current.exportID)' v\(current.version) is \(current.state.protoName) and cannot be \(outcome.protoName)")
             }
             var next = current.successor()
-            var effects = AppendSideEffects(traceparent: traceparent)
+            var effects = AppendSideEffects()
             let change: String
             switch outcome {
             case .accepted:
@@ -291,6 +292,7 @@ public final class ExportRegistryService: RPCService {
                 effects.outbox = [ReportRequest(
                     tenantID: current.tenantID, exportID: current.exportID, exportVersion: next.version, kind: .rejection,
                     reason: request.reason, detail: request.detail, warehouseID: current.warehouseID)]
+                effects.traceparent = trace?.traceparent
             default:
                 next.state = .completed
                 next.shippedAtUnixMs = request.shippedAtUnixMs

@@ -20,13 +20,13 @@ struct RegistryMetrics: Sendable {
 
     init() {
         published = Dictionary(uniqueKeysWithValues: ExportKind.allCases.filter { $0 != .unspecified }.map {
-            ($0, Counter(label: "meshline_exports_published_total", dimensions: [("kind", Self.label($0.protoName, prefix: "EXPORT_KIND_"))]))
+            ($0, Counter(label: "meshline_exports_published_total", dimensions: [("kind", ProtoEnumName.short($0.protoName, prefix: "EXPORT_KIND_"))]))
         })
         let acknowledged = "meshline_exports_acknowledged_total"
         accepted = Counter(label: acknowledged, dimensions: [("outcome", "accepted"), ("reason", "")])
         completed = Counter(label: acknowledged, dimensions: [("outcome", "completed"), ("reason", "")])
         rejected = Dictionary(uniqueKeysWithValues: RejectionReason.allCases.filter { $0 != .unspecified }.map {
-            ($0, Counter(label: acknowledged, dimensions: [("outcome", "rejected"), ("reason", Self.label($0.protoName, prefix: "REJECTION_REASON_"))]))
+            ($0, Counter(label: acknowledged, dimensions: [("outcome", "rejected"), ("reason", ProtoEnumName.short($0.protoName, prefix: "REJECTION_REASON_"))]))
         })
     }
 
@@ -52,10 +52,5 @@ struct RegistryMetrics: Sendable {
         for violation in violations where !rules.contains(violation.rule) { rules.append(violation.rule) }
         // The rules are a fixed set (ExportQA), so the label values stay bounded.
         for rule in rules { Counter(label: "meshline_qa_violations_total", dimensions: [("rule", rule)]).increment() }
-    }
-
-    /// `EXPORT_KIND_ROUTING` → `routing`.
-    private static func label(_ protoName: String, prefix: String) -> String {
-        String(protoName.dropFirst(protoName.hasPrefix(prefix) ? prefix.count : 0)).lowercased()
     }
 }

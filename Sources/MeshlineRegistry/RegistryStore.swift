@@ -69,9 +69,14 @@ public struct LiveKey: Sendable, Equatable {
         shipment = max(1, export.shipment)
     }
 
-    /// The conflict a second live export for this key is refused with.
+    /// `order 'A-1' shipment 2 and kind EXPORT_KIND_ROUTING`, for conflict messages.
+    var described: String {
+        "order '\(orderID)'\(shipment > 1 ? " shipment \(shipment)" : "") and kind \(kind.protoName)"
+    }
+
+    /// The conflict a second live export for this key is refused with by storage.
     var conflictMessage: String {
-        "another live export already covers order '\(orderID)'\(shipment > 1 ? " shipment \(shipment)" : "") and kind \(kind.protoName); supersede it with expected_version instead"
+        "another live export already covers \(described); supersede it with expected_version instead"
     }
 }
 

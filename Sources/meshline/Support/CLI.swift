@@ -180,5 +180,5 @@ func parseEnum<Value: ProtoJSONEnum>(_ text: String, option: String, prefix: Str
 
 /// `EXPORT_STATE_IN_EXCEPTION` → `in-exception`.
 func shortName(_ protoName: String, prefix: String) -> String {
-    String(protoName.dropFirst(protoName.hasPrefix(prefix) ? prefix.count : 0)).lowercased().replacingOccurrences(of: "_", with: "-")
+    ProtoEnumName.short(protoName, prefix: prefix).replacingOccurrences(of: "_", with: "-")
 }
