@@ -84,7 +84,9 @@ public struct LiveKey: Sendable, Equatable {
 public struct AppendRequest: Sendable {
     public var tenantID: String
     public var exportID: String
-    /// Read the live export for this order, kind and shipment (publishing a new export).
+    /// Read the live export for this order, kind and shipment: set when publishing a
+    /// new export, and only then. A store may first decide such a request against an
+    /// empty state and let its unique keys refuse the write if the state was not empty.
     public var liveKey: LiveKey?
     /// Read an earlier publish with this idempotency key.
     public var idempotencyKey: String?

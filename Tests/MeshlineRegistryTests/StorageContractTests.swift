@@ -3,6 +3,7 @@ import Logging
 import MeshlineModels
 import MeshlineRegistry
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// The storage backends the contract tests run against.
@@ -156,6 +157,58 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
                 .store(Self.export("exp-1", order: "o", version: 2, state: .completed, now: clock.now), sideEffects: AppendSideEffects())
             })
             _ = try await store.append(Self.create(Self.export("exp-2", order: "o", now: clock.now)))
+        }
+    }
+
+    /// A new export's publish (an append with a live key) decided the way the service
+    /// decides it, recording what the store showed it.
+    static func publishNew(_ export: Export, key: String?, seen: Seen) -> AppendRequest {
+        AppendRequest(tenantID: export.tenantID, exportID: export.exportID, liveKey: LiveKey(export), idempotencyKey: key) {
+            (state: AppendContext) throws(RegistryError) -> AppendPlan in
+            if let earlier = state.idempotent {
+                seen.entries.withLock { $0.append("idempotent \(earlier.exportID)") }
+                return .replay(exportID: earlier.exportID, version: earlier.version)
+            }
+            if let current = state.current {
+                seen.entries.withLock { $0.append("current \(current.exportID)") }
+                throw .conflict("exists")
+            }
+            if let live = state.liveExportID {
+                seen.entries.withLock { $0.append("live \(live)") }
+                throw .conflict("live")
+            }
+            return .store(export, sideEffects: AppendSideEffects(idempotency: key.map { ($0, [7]) }, outbox: [ReportRequest(tenantID: "acme", exportID: export.exportID)]))
+        }
+    }
+
+    /// What the decisions of ``publishNew(_:key:seen:)`` were shown, in order.
+    final class Seen: Sendable {
+        let entries = Mutex<[String]>([])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aNewExportIsDecidedAgainstEveryEarlierRowItMeets(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let seen = Seen()
+            let first = Self.export("exp-1", order: "o", now: clock.now)
+            #expect(try await store.append(Self.publishNew(first, key: "k-1", seen: seen)).export == first)
+            // The same idempotency key: the earlier result, nothing new stored.
+            let replay = try await store.append(Self.publishNew(Self.export("exp-9", order: "p", now: clock.now), key: "k-1", seen: seen))
+            #expect(replay.replayed && replay.export == first)
+            // The same export id (other order, new key): the stored export is shown to the decision.
+            await #expect(throws: RegistryError.self) {
+                _ = try await store.append(Self.publishNew(Self.export("exp-1", order: "q", now: clock.now), key: "k-2", seen: seen))
+            }
+            // The same order and kind under another id: the live export is shown.
+            await #expect(throws: RegistryError.self) {
+                _ = try await store.append(Self.publishNew(Self.export("exp-2", order: "o", now: clock.now), key: "k-3", seen: seen))
+            }
+            #expect(seen.entries.withLock { $0 } == ["idempotent exp-1", "current exp-1", "live exp-1"])
+            // The refused publishes left nothing behind: no versions, no keys, no reports.
+            #expect(try await store.allVersions(after: 0, limit: 10).map(\.export.exportID) == ["exp-1"])
+            #expect(try await store.pendingReports(now: clock.now, limit: 10).count == 1)
+            let retried = try await store.append(Self.publishNew(Self.export("exp-3", order: "r", now: clock.now), key: "k-2", seen: seen))
+            #expect(!retried.replayed && retried.export.exportID == "exp-3")
         }
     }
 

@@ -1,0 +1,37 @@
+import Foundation
+import MeshlineModels
+@testable import MeshlineRegistry
+import Synchronization
+import Testing
+
+/// Databases written by earlier releases open with everything they held, and keep
+/// enforcing the registry's unique keys after the schema has changed under them.
+@Suite struct SQLiteMigrationTests {
+    @Test func aDatabaseFromBeforeTheClusteredTablesKeepsItsExportsAndKeys() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-migration-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("registry.sqlite").path
+        let clock = TestClock()
+        let seen = StorageContractTests.Seen()
+        let first = StorageContractTests.export("exp-1", order: "o", now: clock.now)
+        let second = StorageContractTests.export("exp-2", order: "p", now: clock.now)
+
+        let old = try SQLiteRegistryStore(path: path, clock: { clock.now }, migratingUpTo: "v3: one live export per shipment")
+        _ = try await old.append(StorageContractTests.publishNew(first, key: "k-1", seen: seen))
+        _ = try await old.append(StorageContractTests.publishNew(second, key: "k-2", seen: seen))
+        await old.close()
+
+        let store = try SQLiteRegistryStore(path: path, clock: { clock.now })
+        #expect(try await store.list(tenantID: "acme", filter: ExportFilter(), after: nil, limit: 10) == [first, second])
+        #expect(try await store.list(tenantID: "acme", filter: ExportFilter(orderID: "p"), after: nil, limit: 10) == [second])
+        #expect(try await store.routingExports(tenantID: "acme", shipByFrom: 0, to: .max).count == 2)
+        let replay = try await store.append(StorageContractTests.publishNew(StorageContractTests.export("exp-9", order: "q", now: clock.now), key: "k-2", seen: seen))
+        #expect(replay.replayed && replay.export == second)
+        await #expect(throws: RegistryError.self) {
+            _ = try await store.append(StorageContractTests.publishNew(StorageContractTests.export("exp-3", order: "o", now: clock.now), key: "k-3", seen: seen))
+        }
+        #expect(seen.entries.withLock { $0 } == ["idempotent exp-2", "live exp-1"])
+        await store.close()
+    }
+}
