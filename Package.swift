@@ -290,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "MeshlineRegistryTests",
             dependencies: [
-                "MeshlineRegistry", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
+                "MeshlineRegistry", "MeshlineStorage", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -15,7 +15,7 @@ import Synchronization
 /// never undoes another.
 public final class SQLiteCaseStore: CaseStore {
     private let pool: DatabasePool
-    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+    private let writer: CommitThread<Job>
 
     private struct Job: Sendable {
         let apply: @Sendable (Database) throws -> any Sendable
@@ -24,12 +24,15 @@ public final class SQLiteCaseStore: CaseStore {
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String) throws(ExceptionError) {
+        let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: SQLiteSetup.durable())
             try Self.migrator.migrate(pool)
         } catch {
             throw .storage(SQLiteSetup.cannotOpen(path, error))
         }
+        self.pool = pool
+        writer = CommitThread(name: "router-sqlite-writer") { jobs in Self.commit(jobs, pool: pool) }
     }
 
     private static var migrator: DatabaseMigrator {
@@ -146,13 +149,9 @@ public final class SQLiteCaseStore: CaseStore {
         let value: any Sendable
         do {
             value = try await withCheckedThrowingContinuation { continuation in
-                let start = queue.withLock { state -> Bool in
-                    state.jobs.append(Job(apply: { try apply($0) }, continuation: continuation))
-                    if state.running { return false }
-                    state.running = true
-                    return true
+                if !writer.enqueue(Job(apply: { try apply($0) }, continuation: continuation)) {
+                    continuation.resume(throwing: ExceptionError.storage("the store is closed because the router is shutting down; retry after it restarts"))
                 }
-                if start { Task { await self.commitLoop() } }
             }
         } catch let error as ExceptionError {
             throw error
@@ -163,43 +162,35 @@ public final class SQLiteCaseStore: CaseStore {
         return typed
     }
 
-    /// Commits queued changes batch by batch until the queue is empty.
-    private func commitLoop() async {
-        while true {
-            let jobs: [Job] = queue.withLock { state in
-                defer { state.jobs.removeAll() }
-                if state.jobs.isEmpty { state.running = false }
-                return state.jobs
-            }
-            if jobs.isEmpty { return }
-            let results: [Result<any Sendable, any Error>]
-            do {
-                results = try await pool.write { db in
-                    jobs.map { job in
-                        var result: Result<any Sendable, any Error> = .failure(ExceptionError.storage("not applied"))
-                        do {
-                            try db.inSavepoint {
-                                do {
-                                    result = .success(try job.apply(db))
-                                    return .commit
-                                } catch {
-                                    result = .failure(error)
-                                    return .rollback
-                                }
+    /// Commits one batch in one transaction (one fsync), each change in its own savepoint.
+    private static func commit(_ jobs: [Job], pool: DatabasePool) {
+        let results: [Result<any Sendable, any Error>]
+        do {
+            results = try pool.write { db in
+                jobs.map { job in
+                    var result: Result<any Sendable, any Error> = .failure(ExceptionError.storage("not applied"))
+                    do {
+                        try db.inSavepoint {
+                            do {
+                                result = .success(try job.apply(db))
+                                return .commit
+                            } catch {
+                                result = .failure(error)
+                                return .rollback
                             }
-                        } catch {
-                            result = .failure(error)
                         }
-                        return result
+                    } catch {
+                        result = .failure(error)
                     }
+                    return result
                 }
-            } catch {
-                let failure = ExceptionError.storage("the commit failed: \(error); check free disk space and permissions of the data directory")
-                for job in jobs { job.continuation.resume(throwing: failure) }
-                continue
             }
-            for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
+        } catch {
+            let failure = ExceptionError.storage("the commit failed: \(error); check free disk space and permissions of the data directory")
+            for job in jobs { job.continuation.resume(throwing: failure) }
+            return
         }
+        for (job, result) in zip(jobs, results) { job.continuation.resume(with: result) }
     }
 
     // MARK: CaseStore
@@ -300,8 +291,8 @@ public final class SQLiteCaseStore: CaseStore {
         """
 
     public func close() async {
-        // Wait for queued changes, then checkpoint the WAL into the main file.
-        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
+        // Commit what is queued, then checkpoint the WAL into the main file.
+        await writer.stop()
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? pool.close()
     }

@@ -8,11 +8,11 @@ import Synchronization
 /// `synchronous = FULL`, so that every commit is on disk before it is answered.
 ///
 /// Appends queue up while a commit is running and then go into the next
-/// transaction together, each in its own savepoint: under load one fsync covers
-/// many appends, and one refused append never undoes another.
+/// transaction together (on one ``CommitThread``), each in its own savepoint: under
+/// load one fsync covers many appends, and one refused append never undoes another.
 public final class SQLiteRegistryStore: RegistryStore {
     private let pool: DatabasePool
-    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+    private let writer: CommitThread<Job>
     private let clock: @Sendable () -> Int64
     /// The latest versions written recently, so that Gets under load skip the database.
     /// This process is the file's only writer (the store is not shared), so the cache is exact.
@@ -34,6 +34,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
         // inside a commit and holds up the appends queued behind it.
         let configuration = SQLiteSetup.durable(extra: ["PRAGMA wal_autocheckpoint = 8000"])
+        let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             if let lastMigration {
@@ -43,6 +44,10 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
         } catch {
             throw .storage(SQLiteSetup.cannotOpen(path, error))
+        }
+        self.pool = pool
+        writer = CommitThread(name: "registry-sqlite-writer") { [recent] jobs in
+            Self.commit(jobs, pool: pool, recent: recent, now: clock())
         }
     }
 
@@ -157,14 +162,9 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                let start = queue.withLock { state -> Bool in
-                    state.jobs.append(Job(request: request, continuation: continuation))
-                    if state.running { return false }
-                    state.running = true
-                    return true
-                }
-                if start {
-                    Task { await self.commitLoop() }
+                let job = Job(request: request, continuation: continuation)
+                if !writer.enqueue(job) {
+                    continuation.resume(throwing: RegistryError.storage("the store is closed because the registry is shutting down; retry against another replica or after it restarts"))
                 }
             }
         } catch let error as RegistryError {
@@ -174,25 +174,11 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    /// Commits queued appends batch by batch until the queue is empty.
-    private func commitLoop() async {
-        while true {
-            let jobs: [Job] = queue.withLock { state in
-                let jobs = state.jobs
-                state.jobs.removeAll()
-                if jobs.isEmpty { state.running = false }
-                return jobs
-            }
-            if jobs.isEmpty { return }
-            await commit(jobs)
-        }
-    }
-
-    private func commit(_ jobs: [Job]) async {
-        let now = clock()
+    /// Commits one batch in one transaction (one fsync) and answers every append in it.
+    private static func commit(_ jobs: [Job], pool: DatabasePool, recent: RecentExports, now: Int64) {
         let results: [Result<(export: Export, replayed: Bool), RegistryError>]
         do {
-            results = try await pool.write { db in
+            results = try pool.write { db in
                 jobs.map { job in Self.apply(job.request, now: now, db: db) }
             }
         } catch {
@@ -473,8 +459,8 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func close() async {
-        // Wait for queued appends, then checkpoint the WAL into the main file.
-        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
+        // Commit what is queued, then checkpoint the WAL into the main file.
+        await writer.stop()
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         try? pool.close()
     }

@@ -8,7 +8,9 @@
 //   meshline-bench-registry publish PORT COUNT [CALLERS]
 //       COUNT publishes from CALLERS concurrent callers (default 64) against a
 //       running meshline-registry, then Get latencies while the same load runs;
-//       prints `publishes_per_second N` and `get_p50_us N`, `get_p99_us N`
+//       with MESHLINE_BENCH_SERVER_PID set, also the registry's CPU per publish;
+//       prints `publishes_per_second N`, `client_cpu_us_per_publish N` (and
+//       `server_cpu_us_per_publish N`), `get_p50_us N`, `get_p99_us N`
 
 import Foundation
 import GRDB
@@ -71,6 +73,8 @@ case "publish":
     clientConfiguration.threads = 1
     let client = RPCClient(configuration: clientConfiguration)
     let requests = (0..<count).map { PublishRequest(tenantID: "bench", export: export($0), idempotencyKey: "k-\(runID)-\($0)") }
+    let serverPID = ProcessInfo.processInfo.environment["MESHLINE_BENCH_SERVER_PID"].flatMap { Int32($0) }
+    let cpuBefore = (client: processCPUMicroseconds(nil), server: processCPUMicroseconds(serverPID))
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for caller in 0..<callers {
@@ -83,6 +87,8 @@ case "publish":
         try await group.waitForAll()
     }
     print("publishes_per_second \(perSecond(count, since: start))")
+    print("client_cpu_us_per_publish \((processCPUMicroseconds(nil) - cpuBefore.client) / count)")
+    if serverPID != nil { print("server_cpu_us_per_publish \((processCPUMicroseconds(serverPID) - cpuBefore.server) / count)") }
 
     // Get latency under the same publishing load, from a reader with a connection of
     // its own (as a connector reading exports has), so the Gets measure the server
@@ -126,6 +132,20 @@ case "publish":
 default:
     print("unknown mode \(arguments[1])")
     exit(2)
+}
+
+/// CPU time (user + system) of this process, or of `pid` read from /proc, in microseconds.
+func processCPUMicroseconds(_ pid: Int32?) -> Int {
+    guard let pid else {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000 + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+    }
+    // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime in clock ticks.
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
 }
 
 /// Shared between the publishing callers and the Get probe.
