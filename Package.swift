@@ -226,7 +226,7 @@ let package = Package(
         .executableTarget(
             name: "meshline-bench-registry",
             dependencies: [
-                "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels",
+                "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "bench/registry/Sources",
@@ -321,6 +321,7 @@ let package = Package(
             name: "MeshlineExceptionsTests",
             dependencies: [
                 "MeshlineExceptions", "MeshlineRegistry", "MeshlineDecision", "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

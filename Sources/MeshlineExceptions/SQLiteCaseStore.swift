@@ -14,7 +14,7 @@ import Synchronization
 /// round fires dozens of timers, one fsync covers them, and a refused change
 /// never undoes another.
 public final class SQLiteCaseStore: CaseStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let writer: CommitThread<Job>
 
     private struct Job: Sendable {
@@ -26,7 +26,7 @@ public final class SQLiteCaseStore: CaseStore {
     public init(path: String) throws(ExceptionError) {
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: SQLiteSetup.durable())
+            pool = try SQLiteSetup.openDurablePool(path: path)
             try Self.migrator.migrate(pool)
         } catch {
             throw .storage(SQLiteSetup.cannotOpen(path, error))

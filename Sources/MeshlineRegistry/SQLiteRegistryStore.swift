@@ -11,7 +11,7 @@ import Synchronization
 /// transaction together (on one ``CommitThread``), each in its own savepoint: under
 /// load one fsync covers many appends, and one refused append never undoes another.
 public final class SQLiteRegistryStore: RegistryStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let writer: CommitThread<Job>
     private let clock: @Sendable () -> Int64
     /// The latest versions written recently, so that Gets under load skip the database.
@@ -31,12 +31,11 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// `lastMigration`: migrate no further than this one (tests make the databases older releases left).
     init(path: String, clock: @escaping @Sendable () -> Int64, migratingUpTo lastMigration: String?) throws(RegistryError) {
         self.clock = clock
-        // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
-        // inside a commit and holds up the appends queued behind it.
-        let configuration = SQLiteSetup.durable(extra: ["PRAGMA wal_autocheckpoint = 8000"])
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            // Checkpoint the WAL less often (default 1,000 pages): each checkpoint runs
+            // inside a commit and holds up the appends queued behind it.
+            pool = try SQLiteSetup.openDurablePool(path: path, extra: ["PRAGMA wal_autocheckpoint = 8000"])
             if let lastMigration {
                 try Self.migrator.migrate(pool, upTo: lastMigration)
             } else {

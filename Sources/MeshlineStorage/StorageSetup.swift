@@ -36,18 +36,30 @@ public enum PostgresURL {
 }
 
 public enum SQLiteSetup {
-    /// A pool configuration for durable group commits: every commit is on disk when it
-    /// returns (`synchronous = FULL` in WAL mode), and the savepoint journal of each
-    /// append in a group stays in memory instead of temporary files written page by page.
-    /// `extra` pragmas follow, e.g. a store's checkpoint interval.
-    public static func durable(extra: [String] = []) -> Configuration {
+    /// Opens (creating if needed) a WAL database for durable group commits: every
+    /// commit is on disk when it returns (`synchronous = FULL`: the WAL is synced at
+    /// each commit), and the savepoint journal of each append in a group stays in
+    /// memory instead of temporary files written page by page. `extra` pragmas follow
+    /// on every connection, e.g. a store's checkpoint interval.
+    public static func openDurablePool(path: String, extra: [String] = []) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             for pragma in extra { try db.execute(sql: pragma) }
         }
-        return configuration
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        // Only now: opening the pool switches its writer to WAL mode and, with it, to
+        // `synchronous = NORMAL`, which syncs at checkpoints only (a commit could be lost
+        // to a power cut after it was answered). The setting belongs to the connection,
+        // and the pool keeps its one writer connection open.
+        let synchronous = try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            return try Int.fetchOne(db, sql: "PRAGMA synchronous")
+        }
+        guard synchronous == 2 else {
+            throw DatabaseError(message: "SQLite did not accept synchronous = FULL (it reports \(synchronous.map(String.init) ?? "nothing"))")
+        }
+        return pool
     }
 
     /// What to say when the database at `path` cannot be opened.

@@ -17,6 +17,7 @@ import GRDB
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import MeshlineStorage
 import Synchronization
 
 let arguments = CommandLine.arguments
@@ -47,9 +48,7 @@ func perSecond(_ count: Int, since start: ContinuousClock.Instant) -> Int {
 switch arguments[1] {
 case "sqlite-ceiling":
     let count = Int(arguments[3]) ?? 20_000
-    var configuration = Configuration()
-    configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    let pool = try DatabasePool(path: arguments[2] + "/ceiling.sqlite", configuration: configuration)
+    let pool = try SQLiteSetup.openDurablePool(path: arguments[2] + "/ceiling.sqlite")
     try pool.write { db in
         try db.execute(sql: "CREATE TABLE export_versions (seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, export_id TEXT NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL, UNIQUE (tenant_id, export_id, version))")
     }

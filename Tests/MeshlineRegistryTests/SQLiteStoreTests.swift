@@ -1,12 +1,26 @@
 import Foundation
+import GRDB
 import MeshlineModels
 @testable import MeshlineRegistry
 import Synchronization
 import Testing
 
-/// Databases written by earlier releases open with everything they held, and keep
-/// enforcing the registry's unique keys after the schema has changed under them.
-@Suite struct SQLiteMigrationTests {
+@Suite struct SQLiteStoreTests {
+    /// GRDB's pool switches its writer to `synchronous = NORMAL` when it opens WAL mode,
+    /// under which a commit reaches the disk only at the next checkpoint; an answered
+    /// publish must be on disk, so the store's writer must be back at FULL.
+    @Test func theWriterSyncsEveryCommit() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path)
+        let synchronous = try await store.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(synchronous == 2)
+        await store.close()
+    }
+
+    /// Databases written by earlier releases open with everything they held, and keep
+    /// enforcing the registry's unique keys after the schema has changed under them.
     @Test func aDatabaseFromBeforeTheClusteredTablesKeepsItsExportsAndKeys() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-migration-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
