@@ -467,6 +467,10 @@ public final class SQLiteRegistryStore: RegistryStore {
 
 
 /// A bounded map of the latest export versions, oldest entry out first.
+///
+/// The exports live in a ring of slots and the map holds slot numbers: a map of
+/// whole exports moved them (several hundred bytes each) on every insert and
+/// eviction, on the writer's thread.
 final class RecentExports: Sendable {
     private struct Key: Hashable {
         let tenantID: String
@@ -474,8 +478,8 @@ final class RecentExports: Sendable {
     }
 
     private struct State {
-        var exports: [Key: Export] = [:]
-        var order: [Key] = []
+        var slotOf: [Key: Int] = [:]
+        var slots: [(key: Key, export: Export)] = []
         var oldest = 0
     }
 
@@ -489,18 +493,24 @@ final class RecentExports: Sendable {
     func put(_ export: Export) {
         let key = Key(tenantID: export.tenantID, exportID: export.exportID)
         state.withLock { state in
-            if state.exports.updateValue(export, forKey: key) != nil { return }
-            if state.order.count < capacity {
-                state.order.append(key)
+            if let slot = state.slotOf[key] {
+                state.slots[slot].export = export
+            } else if state.slots.count < capacity {
+                state.slotOf[key] = state.slots.count
+                state.slots.append((key, export))
             } else {
-                state.exports.removeValue(forKey: state.order[state.oldest])
-                state.order[state.oldest] = key
-                state.oldest = (state.oldest + 1) % capacity
+                let slot = state.oldest
+                state.slotOf[state.slots[slot].key] = nil
+                state.slotOf[key] = slot
+                state.slots[slot] = (key, export)
+                state.oldest = (slot + 1) % capacity
             }
         }
     }
 
     func get(tenantID: String, exportID: String) -> Export? {
-        state.withLock { $0.exports[Key(tenantID: tenantID, exportID: exportID)] }
+        state.withLock { state in
+            state.slotOf[Key(tenantID: tenantID, exportID: exportID)].map { state.slots[$0].export }
+        }
     }
 }

@@ -43,6 +43,10 @@ public enum SQLiteSetup {
     /// on every connection, e.g. a store's checkpoint interval.
     public static func openDurablePool(path: String, extra: [String] = []) throws -> DatabasePool {
         var configuration = Configuration()
+        // Wait for a lock another connection holds briefly instead of failing the whole
+        // group commit with SQLITE_BUSY (GRDB's default): a batch's BEGIN IMMEDIATE was
+        // refused once under load, with the pool's own readers the only other connections.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             for pragma in extra { try db.execute(sql: pragma) }

@@ -19,6 +19,28 @@ import Testing
         await store.close()
     }
 
+    /// The cache Gets are answered from: the newest version of each of the last
+    /// `capacity` exports written, the export first written longest ago out first.
+    @Test func recentExportsKeepTheLatestVersionsOfTheLastExportsWritten() {
+        let cache = RecentExports(capacity: 3)
+        func export(_ id: String, _ version: Int64, tenant: String = "acme") -> Export {
+            Export(exportID: id, tenantID: tenant, version: version)
+        }
+        for id in ["a", "b", "c"] { cache.put(export(id, 1)) }
+        cache.put(export("a", 2))
+        cache.put(export("a", 1, tenant: "other"))
+        #expect(cache.get(tenantID: "acme", exportID: "a")?.version == nil)
+        #expect(cache.get(tenantID: "other", exportID: "a")?.version == 1)
+        #expect(cache.get(tenantID: "acme", exportID: "b")?.version == 1)
+        cache.put(export("b", 2))
+        cache.put(export("d", 1))
+        #expect(cache.get(tenantID: "acme", exportID: "b") == nil)
+        #expect(cache.get(tenantID: "acme", exportID: "c")?.version == 1)
+        #expect(cache.get(tenantID: "acme", exportID: "d")?.version == 1)
+        #expect(cache.get(tenantID: "other", exportID: "a")?.version == 1)
+        #expect(cache.get(tenantID: "acme", exportID: "x") == nil)
+    }
+
     /// Databases written by earlier releases open with everything they held, and keep
     /// enforcing the registry's unique keys after the schema has changed under them.
     @Test func aDatabaseFromBeforeTheClusteredTablesKeepsItsExportsAndKeys() async throws {
