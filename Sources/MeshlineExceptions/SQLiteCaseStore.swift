@@ -32,7 +32,7 @@ public final class SQLiteCaseStore: CaseStore {
             throw .storage(SQLiteSetup.cannotOpen(path, error))
         }
         self.pool = pool
-        writer = CommitThread(name: "router-sqlite-writer") { jobs in Self.commit(jobs, pool: pool) }
+        writer = CommitThread(name: "router-writer") { jobs in Self.commit(jobs, pool: pool) }
     }
 
     private static var migrator: DatabaseMigrator {

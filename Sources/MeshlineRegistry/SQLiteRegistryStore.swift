@@ -45,7 +45,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             throw .storage(SQLiteSetup.cannotOpen(path, error))
         }
         self.pool = pool
-        writer = CommitThread(name: "registry-sqlite-writer") { [recent] jobs in
+        writer = CommitThread(name: "registry-writer") { [recent] jobs in
             Self.commit(jobs, pool: pool, recent: recent, now: clock())
         }
     }

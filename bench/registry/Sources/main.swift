@@ -7,8 +7,9 @@
 //       prints `sqlite_rows_per_second N`
 //   meshline-bench-registry publish PORT COUNT [CALLERS]
 //       COUNT publishes from CALLERS concurrent callers (default 64) against a
-//       running meshline-registry, then Get latencies while the same load runs;
-//       with MESHLINE_BENCH_SERVER_PID set, also the registry's CPU per publish;
+//       running meshline-registry, then Get latencies
+//       (from a `get` process of its own) while the same load runs; with
+//       MESHLINE_BENCH_SERVER_PID set, also the registry's CPU per publish;
 //       prints `publishes_per_second N`, `client_cpu_us_per_publish N` (and
 //       `server_cpu_us_per_publish N`), `get_p50_us N`, `get_p99_us N`
 
@@ -89,15 +90,17 @@ case "publish":
     print("client_cpu_us_per_publish \((processCPUMicroseconds(nil) - cpuBefore.client) / count)")
     if serverPID != nil { print("server_cpu_us_per_publish \((processCPUMicroseconds(serverPID) - cpuBefore.server) / count)") }
 
-    // Get latency under the same publishing load, from a reader with a connection of
-    // its own (as a connector reading exports has), so the Gets measure the server
-    // rather than their place in the publishers' HTTP/2 queue.
-    var readerConfiguration = RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: port)])
-    readerConfiguration.threads = 1
-    let reader = RPCClient(configuration: readerConfiguration)
+    // Get latency under the same publishing load, from a reader in a process of its own
+    // (as a connector reading exports is): its calls neither wait in the publishers'
+    // HTTP/2 queue nor for a thread of this process's busy task pool.
     let state = LoadState()
+    let reader = Process()
+    reader.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    reader.arguments = ["get", String(port), runID, "5000", String(count)]
+    let readerOutput = Pipe()
+    reader.standardOutput = readerOutput
     try await withThrowingTaskGroup(of: Void.self) { group in
-        for caller in 0..<(callers - 1) {
+        for caller in 0..<callers {
             group.addTask {
                 var index = caller
                 while !state.stop.load(ordering: .relaxed) {
@@ -110,22 +113,43 @@ case "publish":
             }
         }
         group.addTask {
-            for index in 0..<5_000 {
-                let started = ContinuousClock.now
-                let _: GetExportResponse = try await reader.unary(
-                    ExportRegistryDescriptor.get, GetExportRequest(tenantID: "bench", exportID: "bench-\(runID)-\(index % count)"))
-                let elapsed = ContinuousClock.now - started
-                let micros = Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
-                state.latencies.withLock { $0.append(micros) }
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                reader.terminationHandler = { _ in finished.resume() }
+                do { try reader.run() } catch { finished.resume() }
             }
             state.stop.store(true, ordering: .relaxed)
         }
         try await group.waitForAll()
     }
-    let sorted = state.latencies.withLock { $0.sorted() }
-    print("get_p50_us \(sorted[sorted.count / 2])")
-    print("get_p99_us \(sorted[sorted.count * 99 / 100])")
+    let report = String(decoding: readerOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    guard reader.terminationStatus == 0, report.contains("get_p99_us") else {
+        print("the Get reader failed (status \(reader.terminationStatus)): \(report)")
+        exit(1)
+    }
+    print(report, terminator: "")
     await client.close()
+
+case "get":
+    // get PORT RUN_ID COUNT PUBLISHED: COUNT Gets, one at a time, of the exports the
+    // publish phase of run RUN_ID stored (PUBLISHED of them), oldest first.
+    let port = Int(arguments[2])!
+    let publishedRun = arguments[3]
+    let count = Int(arguments[4])!
+    let published = Int(arguments[5])!
+    var configuration = RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: port)])
+    configuration.threads = 1
+    let reader = RPCClient(configuration: configuration)
+    var latencies: [Int] = []
+    for index in 0..<count {
+        let started = ContinuousClock.now
+        let _: GetExportResponse = try await reader.unary(
+            ExportRegistryDescriptor.get, GetExportRequest(tenantID: "bench", exportID: "bench-\(publishedRun)-\(index % published)"))
+        let elapsed = ContinuousClock.now - started
+        latencies.append(Int(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000))
+    }
+    latencies.sort()
+    print("get_p50_us \(latencies[count / 2])")
+    print("get_p99_us \(latencies[count * 99 / 100])")
     await reader.close()
 
 default:
@@ -147,8 +171,7 @@ func processCPUMicroseconds(_ pid: Int32?) -> Int {
     return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
 }
 
-/// Shared between the publishing callers and the Get probe.
+/// Tells the publishing callers that the Get reader has finished.
 final class LoadState: Sendable {
     let stop = Atomic<Bool>(false)
-    let latencies = Mutex<[Int]>([])
 }
