@@ -118,12 +118,26 @@ func benchTimers(directory: String, count: Int) async throws {
     let base = UnixTime.nowMilliseconds() + 3_000
     let spread: Int64 = 5_000
     let dues = (0..<count).map { base + Int64($0) * spread / Int64(count) }
-    for index in 0..<count {
-        let exceptionCase = ExceptionCase(
-            caseID: "case-\(index)", tenantID: "bench", exportID: "bench-\(index)", exportVersion: 1, orderID: "order-\(index)", kind: .rejection,
-            reason: .capacity, state: .queued, queue: "agency-ops", escalationLevel: 1, dueAtUnixMs: dues[index])
-        let record = CaseRecord(exceptionCase: exceptionCase, export: export(index, now: base), timer: CaseTimer(kind: .escalate, at: dues[index]))
-        _ = try await store.open(CaseChange(record: record))
+    // Stored from 64 callers (group commit): one at a time, 10,000 durable commits
+    // would not fit before the first timer is due.
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<64 {
+            group.addTask {
+                for index in stride(from: caller, to: count, by: 64) {
+                    let exceptionCase = ExceptionCase(
+                        caseID: "case-\(index)", tenantID: "bench", exportID: "bench-\(index)", exportVersion: 1, orderID: "order-\(index)",
+                        kind: .rejection, reason: .capacity, state: .queued, queue: "agency-ops", escalationLevel: 1, dueAtUnixMs: dues[index])
+                    let record = CaseRecord(
+                        exceptionCase: exceptionCase, export: export(index, now: base), timer: CaseTimer(kind: .escalate, at: dues[index]))
+                    _ = try await store.open(CaseChange(record: record))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    guard UnixTime.nowMilliseconds() < base - 500 else {
+        print("storing \(count) cases took until 0.5 s before the first timer was due; use fewer timers")
+        exit(1)
     }
     let scheduler = CaseScheduler(service: service)
     let running = Task { await scheduler.run() }
