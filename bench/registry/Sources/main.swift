@@ -11,7 +11,8 @@
 //       (from a `get` process of its own) while the same load runs; with
 //       MESHLINE_BENCH_SERVER_PID set, also the registry's CPU per publish;
 //       prints `publishes_per_second N`, `client_cpu_us_per_publish N` (and
-//       `server_cpu_us_per_publish N`), `get_p50_us N`, `get_p99_us N`
+//       `server_cpu_us_per_publish N`), `get_p50_us N`, `get_p99_us N`; with
+//       MESHLINE_BENCH_PUBLISH_ONLY set, stops after the publishes (for profiling)
 
 import Foundation
 import GRDB
@@ -89,6 +90,11 @@ case "publish":
     print("publishes_per_second \(perSecond(count, since: start))")
     print("client_cpu_us_per_publish \((processCPUMicroseconds(nil) - cpuBefore.client) / count)")
     if serverPID != nil { print("server_cpu_us_per_publish \((processCPUMicroseconds(serverPID) - cpuBefore.server) / count)") }
+    if ProcessInfo.processInfo.environment["MESHLINE_BENCH_PUBLISH_ONLY"] != nil {
+        // For profiling the publish path alone.
+        await client.close()
+        exit(0)
+    }
 
     // Get latency under the same publishing load, from a reader in a process of its own
     // (as a connector reading exports is): its calls neither wait in the publishers'
