@@ -2,7 +2,6 @@ import Foundation
 import GRDB
 public import MeshlineModels
 import MeshlineStorage
-import Synchronization
 
 /// The embedded default storage: one SQLite file in WAL mode with
 /// `synchronous = FULL`, so every change is on disk before it is answered.
