@@ -4,15 +4,19 @@ public import MeshlineModels
 import MeshlineStorage
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// Storage on PostgreSQL (postgres-nio), for several registry replicas on one database.
 ///
-/// Each append is one transaction that first takes a transaction-scoped advisory
-/// lock: appends are serialized across replicas, so sequence numbers are
-/// assigned in commit order and a Watch that reads `seq > cursor` can never skip
-/// a commit that becomes visible late. PostgreSQL batches the WAL flushes of
-/// commits that wait together (its own group commit); an OK answer means the
-/// commit is durable (`synchronous_commit` on, the default).
+/// Appends are committed in batches (group commit): the appends that queue up
+/// while a batch commits go into the next transaction together, each in its own
+/// savepoint, so a refused append undoes only itself. Every transaction first
+/// takes a transaction-scoped advisory lock: batches are serialized across
+/// replicas, so sequence numbers are assigned in commit order and a Watch that
+/// reads `seq > cursor` can never skip a commit that becomes visible late. The
+/// lock also means PostgreSQL cannot group the WAL flushes of separate appends
+/// itself, which is why they are batched here. An OK answer means the commit is
+/// durable (`synchronous_commit` on, the default).
 ///
 /// Call ``run()`` (e.g. in a ServiceGroup) for the connection pool to work.
 public final class PostgresRegistryStore: RegistryStore {
@@ -22,6 +26,14 @@ public final class PostgresRegistryStore: RegistryStore {
     private let client: PostgresClient
     private let logger: Logger
     private let clock: @Sendable () -> Int64
+    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+    /// Most appends in one transaction, so that one batch holds the lock briefly.
+    private static let batchLimit = 256
+
+    private struct Job: Sendable {
+        let request: AppendRequest
+        let continuation: CheckedContinuation<(export: Export, replayed: Bool), any Error>
+    }
     /// The advisory lock key that serializes appends ("meshline" in ASCII, folded).
     private static let appendLock: Int64 = 0x6D65_7368_6C69_6E65
 
@@ -97,15 +109,23 @@ public final class PostgresRegistryStore: RegistryStore {
     private func perform<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(RegistryError) -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let error as RegistryError {
-            throw error
-        } catch let error as PSQLError {
-            throw .storage("PostgreSQL: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
-        } catch let error as PostgresTransactionError {
-            if let inner = error.closureError as? RegistryError { throw inner }
-            throw .storage("PostgreSQL transaction: \(error)")
         } catch {
-            throw .storage("PostgreSQL: \(error)")
+            throw Self.registryError(error)
+        }
+    }
+
+    /// A database failure (or a refusal) as the ``RegistryError`` callers get.
+    private static func registryError(_ error: any Error) -> RegistryError {
+        switch error {
+        case let error as RegistryError:
+            return error
+        case let error as PSQLError:
+            return .storage("PostgreSQL: \(error.serverInfo?[.message] ?? String(reflecting: error.code))")
+        case let error as PostgresTransactionError:
+            if let inner = error.closureError { return registryError(inner) }
+            return .storage("PostgreSQL transaction: \(error)")
+        default:
+            return .storage("PostgreSQL: \(error)")
         }
     }
 
@@ -120,52 +140,177 @@ public final class PostgresRegistryStore: RegistryStore {
     // MARK: Appends
 
     public func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let start = queue.withLock { state -> Bool in
+                    state.jobs.append(Job(request: request, continuation: continuation))
+                    if state.running { return false }
+                    state.running = true
+                    return true
+                }
+                if start { Task { await self.commitLoop() } }
+            }
+        } catch {
+            throw Self.registryError(error)
+        }
+    }
+
+    /// Commits queued appends batch by batch until the queue is empty.
+    private func commitLoop() async {
+        while true {
+            let jobs: [Job] = queue.withLock { state in
+                let batch = Array(state.jobs.prefix(Self.batchLimit))
+                state.jobs.removeFirst(batch.count)
+                if batch.isEmpty { state.running = false }
+                return batch
+            }
+            if jobs.isEmpty { return }
+            await commit(jobs)
+        }
+    }
+
+    /// One transaction for the batch, one savepoint per append; answers come after the commit.
+    private func commit(_ jobs: [Job]) async {
         let now = clock()
-        return try await perform { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: self.logger)
-            var current: Export?
-            for try await body in try await connection.query(
+        let results: [Result<(export: Export, replayed: Bool), RegistryError>]
+        do {
+            results = try await perform { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: self.logger)
+                var results: [Result<(export: Export, replayed: Bool), RegistryError>] = []
+                for job in jobs {
+                    try await connection.query("SAVEPOINT append", logger: self.logger)
+                    do {
+                        if let stored = try await self.insertAssumingNewExport(job.request, now: now, connection: connection) {
+                            results.append(.success((stored, false)))
+                        } else {
+                            results.append(.success(try await self.apply(job.request, now: now, connection: connection)))
+                        }
+                        try await connection.query("RELEASE SAVEPOINT append", logger: self.logger)
+                    } catch {
+                        try await connection.query("ROLLBACK TO SAVEPOINT append", logger: self.logger)
+                        try await connection.query("RELEASE SAVEPOINT append", logger: self.logger)
+                        results.append(.failure(Self.registryError(error)))
+                    }
+                }
+                return results
+            }
+        } catch {
+            for job in jobs { job.continuation.resume(throwing: error) }
+            return
+        }
+        for (job, result) in zip(jobs, results) {
+            job.continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+
+    /// A publish of a new export decided against an empty state (no export with its id,
+    /// no live export for its key, no earlier use of its idempotency key) and written in
+    /// one statement; nil, with nothing written (back at the append's savepoint), when a
+    /// unique key shows the state was not empty, or when the append is not such a
+    /// publish. Each statement is a round trip, so this takes one where reading first
+    /// and then writing takes six.
+    private func insertAssumingNewExport(_ request: AppendRequest, now: Int64, connection: PostgresConnection) async throws -> Export? {
+        guard request.liveKey != nil,
+            case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
+            effects.nonce == nil, effects.outbox.count <= 1
+        else { return nil }
+        var binds = PostgresBindings()
+        func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        let (tenant, id, version) = (bind(export.tenantID), bind(export.exportID), bind(export.version))
+        var sql = """
+            WITH version AS (
+                INSERT INTO export_versions (tenant_id, export_id, version, body)
+                VALUES (\(tenant), \(id), \(version), \(bind(ByteBuffer(bytes: export.serializedBytes())))) RETURNING seq
+            ), latest AS (
+                INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
+                SELECT \(tenant), \(id), \(version), seq, \(bind(export.orderID)), \(bind(Int32(export.kind.rawValue))),
+                    \(bind(LiveKey(export).shipment)), \(bind(Int32(export.state.rawValue))), \(bind(export.owningParty?.text ?? "")),
+                    \(bind(![ExportState.completed, .cancelled, .expired].contains(export.state))), \(bind(export.expiresAtUnixMs)),
+                    \(bind(export.sla?.shipByUnixMs ?? 0))
+                FROM version
+            )
+            """
+        if let idempotency = effects.idempotency {
+            sql += """
+                , idempotency AS (
+                    INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version)
+                    VALUES (\(tenant), \(bind(idempotency.key)), \(bind(ByteBuffer(bytes: idempotency.requestHash))), \(id), \(version))
+                )
                 """
-                SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
-                WHERE l.tenant_id = \(request.tenantID) AND l.export_id = \(request.exportID)
+        }
+        if let report = effects.outbox.first {
+            let traceparent: String
+            if let value = effects.traceparent {
+                traceparent = bind(value)
+            } else {
+                binds.appendNull()
+                traceparent = "$\(binds.count)"
+            }
+            sql += """
+                , outbox AS (
+                    INSERT INTO outbox (report, next_attempt_at, traceparent)
+                    VALUES (\(bind(ByteBuffer(bytes: report.serializedBytes()))), \(bind(now)), \(traceparent)::text)
+                )
+                """
+        }
+        sql += "\nSELECT seq FROM version"
+        do {
+            // Read to the end: a failure after the first row arrives with the rows.
+            _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+            return export
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            try await connection.query("ROLLBACK TO SAVEPOINT append", logger: logger)
+            return nil
+        }
+    }
+
+    /// One append inside the batch's transaction: reads what it asks for, decides, writes.
+    private func apply(_ request: AppendRequest, now: Int64, connection: PostgresConnection) async throws -> (export: Export, replayed: Bool) {
+        var current: Export?
+        for try await body in try await connection.query(
+            """
+            SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
+            WHERE l.tenant_id = \(request.tenantID) AND l.export_id = \(request.exportID)
+            """, logger: self.logger
+        ).decode(ByteBuffer.self) {
+            current = try self.decode(body)
+        }
+        var liveExportID: String?
+        if let live = request.liveKey {
+            for try await id in try await connection.query(
+                """
+                SELECT export_id FROM exports_latest
+                WHERE tenant_id = \(request.tenantID) AND order_id = \(live.orderID) AND kind = \(Int32(live.kind.rawValue))
+                  AND shipment = \(live.shipment) AND live
                 """, logger: self.logger
+            ).decode(String.self) {
+                liveExportID = id
+            }
+        }
+        var idempotent: IdempotencyRecord?
+        if let key = request.idempotencyKey {
+            for try await (hash, exportID, version) in try await connection.query(
+                "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(request.tenantID) AND key = \(key)",
+                logger: self.logger
+            ).decode((ByteBuffer, String, Int64).self) {
+                idempotent = IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
+            }
+        }
+        switch try request.decide(AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)) {
+        case .replay(let exportID, let version):
+            for try await body in try await connection.query(
+                "SELECT body FROM export_versions WHERE tenant_id = \(request.tenantID) AND export_id = \(exportID) AND version = \(version)",
+                logger: self.logger
             ).decode(ByteBuffer.self) {
-                current = try self.decode(body)
+                return (try self.decode(body), true)
             }
-            var liveExportID: String?
-            if let live = request.liveKey {
-                for try await id in try await connection.query(
-                    """
-                    SELECT export_id FROM exports_latest
-                    WHERE tenant_id = \(request.tenantID) AND order_id = \(live.orderID) AND kind = \(Int32(live.kind.rawValue))
-                      AND shipment = \(live.shipment) AND live
-                    """, logger: self.logger
-                ).decode(String.self) {
-                    liveExportID = id
-                }
-            }
-            var idempotent: IdempotencyRecord?
-            if let key = request.idempotencyKey {
-                for try await (hash, exportID, version) in try await connection.query(
-                    "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(request.tenantID) AND key = \(key)",
-                    logger: self.logger
-                ).decode((ByteBuffer, String, Int64).self) {
-                    idempotent = IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
-                }
-            }
-            switch try request.decide(AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)) {
-            case .replay(let exportID, let version):
-                for try await body in try await connection.query(
-                    "SELECT body FROM export_versions WHERE tenant_id = \(request.tenantID) AND export_id = \(exportID) AND version = \(version)",
-                    logger: self.logger
-                ).decode(ByteBuffer.self) {
-                    return (try self.decode(body), true)
-                }
-                throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
-            case .store(let export, let effects):
-                try await self.store(export, effects, request: request, now: now, connection: connection)
-                return (export, false)
-            }
+            throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
+        case .store(let export, let effects):
+            try await self.store(export, effects, request: request, now: now, connection: connection)
+            return (export, false)
         }
     }
 
@@ -348,5 +493,8 @@ public final class PostgresRegistryStore: RegistryStore {
         }
     }
 
-    public func close() async {}
+    public func close() async {
+        // Commit what is queued; the connection pool stops with ``run()``.
+        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
+    }
 }
