@@ -212,6 +212,43 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
         }
     }
 
+    /// Racing publishes land in the same batch (group commit): the unique keys must
+    /// still let exactly one win, and every other one see the winner.
+    @Test(arguments: Backend.allCases)
+    func racingPublishesOfOneOrderOrOneKeyHaveOneWinner(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            let seen = Seen()
+            let sameOrder = await withTaskGroup(of: String?.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        let export = Self.export("order-race-\(index)", order: "contested", now: clock.now)
+                        return try? await store.append(Self.publishNew(export, key: nil, seen: seen)).export.exportID
+                    }
+                }
+                return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+            }
+            #expect(sameOrder.count == 1)
+            #expect(seen.entries.withLock { $0 }.count == 19)
+            #expect(Set(seen.entries.withLock { $0 }) == ["live \(sameOrder.first ?? "")"])
+
+            let sameKey = await withTaskGroup(of: (String, Bool)?.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        let export = Self.export("key-race-\(index)", order: "key-race-\(index)", now: clock.now)
+                        guard let stored = try? await store.append(Self.publishNew(export, key: "shared", seen: seen)) else { return nil }
+                        return (stored.export.exportID, stored.replayed)
+                    }
+                }
+                return await group.reduce(into: [(String, Bool)]()) { if let outcome = $1 { $0.append(outcome) } }
+            }
+            #expect(sameKey.count == 20)
+            #expect(Set(sameKey.map(\.0)).count == 1)
+            #expect(sameKey.filter { !$0.1 }.count == 1)
+            let versions = try await store.allVersions(after: 0, limit: 100)
+            #expect(versions.count == 2)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func idempotencyRecordsAndNoncesAreRemembered(backend: Backend) async throws {
         try await withStore(backend) { store, clock in
