@@ -114,6 +114,17 @@ public final class PostgresRegistryStore: RegistryStore {
         }
     }
 
+    /// Runs a read of one statement on a pooled connection outside a transaction: the
+    /// statement sees one snapshot by itself, and BEGIN and COMMIT would be two more
+    /// round trips.
+    private func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws(RegistryError) -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw Self.registryError(error)
+        }
+    }
+
     /// A database failure (or a refusal) as the ``RegistryError`` callers get.
     private static func registryError(_ error: any Error) -> RegistryError {
         switch error {
@@ -374,7 +385,7 @@ public final class PostgresRegistryStore: RegistryStore {
     // MARK: Reads
 
     private func bodies(_ query: PostgresQuery) async throws(RegistryError) -> [Export] {
-        try await perform { connection in
+        try await read { connection in
             var exports: [Export] = []
             for try await body in try await connection.query(query, logger: self.logger).decode(ByteBuffer.self) {
                 exports.append(try self.decode(body))
@@ -384,7 +395,7 @@ public final class PostgresRegistryStore: RegistryStore {
     }
 
     private func commitRows(_ query: PostgresQuery) async throws(RegistryError) -> [Commit] {
-        try await perform { connection in
+        try await read { connection in
             var commits: [Commit] = []
             for try await (seq, body) in try await connection.query(query, logger: self.logger).decode((Int64, ByteBuffer).self) {
                 commits.append(Commit(sequence: seq, export: try self.decode(body)))
@@ -431,7 +442,7 @@ public final class PostgresRegistryStore: RegistryStore {
     }
 
     public func lastSequence() async throws(RegistryError) -> Int64 {
-        try await perform { connection in
+        try await read { connection in
             for try await value in try await connection.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM export_versions", logger: self.logger).decode(Int64.self) {
                 return value
             }
