@@ -292,7 +292,7 @@ public final class SQLiteCaseStore: CaseStore {
     public func close() async {
         // Commit what is queued, then checkpoint the WAL into the main file.
         await writer.stop()
-        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try? await pool.writeWithoutTransaction { db in try SQLiteSetup.checkpointIfIdle(db) }
         try? pool.close()
     }
 }

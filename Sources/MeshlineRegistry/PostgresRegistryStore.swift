@@ -26,13 +26,22 @@ public final class PostgresRegistryStore: RegistryStore {
     private let client: PostgresClient
     private let logger: Logger
     private let clock: @Sendable () -> Int64
-    private let queue = Mutex<(jobs: [Job], running: Bool)>(([], false))
+    private let queue = Mutex(Queue())
     /// Most appends in one transaction, so that one batch holds the lock briefly.
     private static let batchLimit = 256
 
     private struct Job: Sendable {
         let request: AppendRequest
         let continuation: CheckedContinuation<(export: Export, replayed: Bool), any Error>
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var running = false
+        /// Set by ``close()``: appends are refused from then on.
+        var closing = false
+        /// ``close()`` waiting for the commit loop to finish.
+        var drained: [CheckedContinuation<Void, Never>] = []
     }
     /// The advisory lock key that serializes appends ("meshline" in ASCII, folded).
     private static let appendLock: Int64 = 0x6D65_7368_6C69_6E65
@@ -153,13 +162,21 @@ public final class PostgresRegistryStore: RegistryStore {
     public func append(_ request: AppendRequest) async throws(RegistryError) -> (export: Export, replayed: Bool) {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                let start = queue.withLock { state -> Bool in
+                let start = queue.withLock { state -> Bool? in
+                    if state.closing { return nil }
                     state.jobs.append(Job(request: request, continuation: continuation))
                     if state.running { return false }
                     state.running = true
                     return true
                 }
-                if start { Task { await self.commitLoop() } }
+                switch start {
+                case nil:
+                    continuation.resume(throwing: RegistryError.storage("the store is closed because the registry is shutting down; retry against another replica or after it restarts"))
+                case true?:
+                    Task { await self.commitLoop() }
+                case false?:
+                    break
+                }
             }
         } catch {
             throw Self.registryError(error)
@@ -169,13 +186,18 @@ public final class PostgresRegistryStore: RegistryStore {
     /// Commits queued appends batch by batch until the queue is empty.
     private func commitLoop() async {
         while true {
-            let jobs: [Job] = queue.withLock { state in
+            let (jobs, drained) = queue.withLock { state -> ([Job], [CheckedContinuation<Void, Never>]) in
                 let batch = Array(state.jobs.prefix(Self.batchLimit))
                 state.jobs.removeFirst(batch.count)
-                if batch.isEmpty { state.running = false }
-                return batch
+                guard batch.isEmpty else { return (batch, []) }
+                state.running = false
+                defer { state.drained = [] }
+                return ([], state.drained)
             }
-            if jobs.isEmpty { return }
+            if jobs.isEmpty {
+                for waiter in drained { waiter.resume() }
+                return
+            }
             await commit(jobs)
         }
     }
@@ -505,7 +527,14 @@ public final class PostgresRegistryStore: RegistryStore {
     }
 
     public func close() async {
-        // Commit what is queued; the connection pool stops with ``run()``.
-        while queue.withLock({ $0.running }) { try? await Task.sleep(for: .milliseconds(5)) }
+        // Refuse new appends and commit what is queued; the connection pool stops with ``run()``.
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let idle = queue.withLock { state in
+                state.closing = true
+                if state.running { state.drained.append(waiter) }
+                return !state.running
+            }
+            if idle { waiter.resume() }
+        }
     }
 }

@@ -178,7 +178,12 @@ public final class SQLiteRegistryStore: RegistryStore {
         let results: [Result<(export: Export, replayed: Bool), RegistryError>]
         do {
             results = try pool.write { db in
-                jobs.map { job in Self.apply(job.request, now: now, db: db) }
+                let results = jobs.map { job in Self.apply(job.request, now: now, db: db) }
+                // Before the commit makes the new versions visible, so that a Get never
+                // finds a cached version older than what List, Watch or the database show;
+                // until they are put back below, Gets of these exports read the database.
+                for case .success(let stored) in results where !stored.replayed { recent.remove(stored.export) }
+                return results
             }
         } catch {
             for job in jobs {
@@ -230,7 +235,9 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// for its key, no earlier use of its idempotency key) and written with plain inserts;
     /// nil when a unique key shows the state was not empty (nothing is left written).
     private static func applyAssumingNewExport(_ request: AppendRequest, now: Int64, db: Database) -> Result<(export: Export, replayed: Bool), RegistryError>? {
-        guard case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)) else {
+        guard case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
+            effects.nonce == nil  // a used nonce is checked by reading; decide such appends on what is stored
+        else {
             return nil
         }
         do {
@@ -269,13 +276,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
             return (stored, true)
         case .store(let export, let effects):
-            do {
-                try write(export, effects, now: now, db: db, isNew: false)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                // The reads above saw no live export for the key, so this is the unique
-                // index on the live key refusing a version that makes a second one live.
-                throw RegistryError.conflict(LiveKey(export).conflictMessage)
-            }
+            try write(export, effects, now: now, db: db, isNew: false)
             return (export, false)
         }
     }
@@ -304,12 +305,19 @@ public final class SQLiteRegistryStore: RegistryStore {
                 shipment = excluded.shipment, state = excluded.state, owner = excluded.owner, live = excluded.live,
                 expires_at = excluded.expires_at, ship_by = excluded.ship_by
             """
-        try db.cachedStatement(sql: isNew ? insert : insert + replace).execute(
-            arguments: [
-                export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
-                LiveKey(export).shipment, export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
-                export.sla?.shipByUnixMs ?? 0,
-            ])
+        do {
+            try db.cachedStatement(sql: isNew ? insert : insert + replace).execute(
+                arguments: [
+                    export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
+                    LiveKey(export).shipment, export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
+                    export.sla?.shipByUnixMs ?? 0,
+                ])
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && !isNew {
+            // Replacing the latest row cannot clash on its own key, so this is the unique
+            // index on the live key: the version would make a second export live for it
+            // (a decision that did not read the live export, or one made elsewhere).
+            throw RegistryError.conflict(LiveKey(export).conflictMessage)
+        }
         if let idempotency = effects.idempotency {
             try db.cachedStatement(sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
@@ -460,7 +468,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func close() async {
         // Commit what is queued, then checkpoint the WAL into the main file.
         await writer.stop()
-        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        _ = try? await pool.writeWithoutTransaction { db in try SQLiteSetup.checkpointIfIdle(db) }
         try? pool.close()
     }
 }
@@ -479,7 +487,8 @@ final class RecentExports: Sendable {
 
     private struct State {
         var slotOf: [Key: Int] = [:]
-        var slots: [(key: Key, export: Export)] = []
+        /// Nil where an entry was removed; its turn to be reused still comes in ring order.
+        var slots: [(key: Key, export: Export)?] = []
         var oldest = 0
     }
 
@@ -494,13 +503,13 @@ final class RecentExports: Sendable {
         let key = Key(tenantID: export.tenantID, exportID: export.exportID)
         state.withLock { state in
             if let slot = state.slotOf[key] {
-                state.slots[slot].export = export
+                state.slots[slot] = (key, export)
             } else if state.slots.count < capacity {
                 state.slotOf[key] = state.slots.count
                 state.slots.append((key, export))
             } else {
                 let slot = state.oldest
-                state.slotOf[state.slots[slot].key] = nil
+                if let evicted = state.slots[slot] { state.slotOf[evicted.key] = nil }
                 state.slotOf[key] = slot
                 state.slots[slot] = (key, export)
                 state.oldest = (slot + 1) % capacity
@@ -508,9 +517,17 @@ final class RecentExports: Sendable {
         }
     }
 
+    /// Forgets the export's cached version (its slot stays in the ring, empty).
+    func remove(_ export: Export) {
+        let key = Key(tenantID: export.tenantID, exportID: export.exportID)
+        state.withLock { state in
+            if let slot = state.slotOf.removeValue(forKey: key) { state.slots[slot] = nil }
+        }
+    }
+
     func get(tenantID: String, exportID: String) -> Export? {
         state.withLock { state in
-            state.slotOf[Key(tenantID: tenantID, exportID: exportID)].map { state.slots[$0].export }
+            state.slotOf[Key(tenantID: tenantID, exportID: exportID)].flatMap { state.slots[$0]?.export }
         }
     }
 }

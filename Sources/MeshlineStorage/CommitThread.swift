@@ -16,6 +16,8 @@ public final class CommitThread<Work: Sendable>: Sendable {
             var sleeping = false
             var stopping = false
             var stopped = false
+            /// Callers of ``CommitThread/stop()`` waiting for the thread to end.
+            var waiting: [CheckedContinuation<Void, Never>] = []
         }
 
         let state = Mutex(State())
@@ -43,18 +45,21 @@ public final class CommitThread<Work: Sendable>: Sendable {
             // a thread may rename itself through its comm file.
             try? name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             while true {
-                let (batch, stop) = shared.state.withLock { state -> ([Work], Bool) in
+                let (batch, waiting) = shared.state.withLock { state -> ([Work], [CheckedContinuation<Void, Never>]?) in
                     if state.queued.isEmpty {
                         state.sleeping = !state.stopping
-                        if state.stopping { state.stopped = true }
-                        return ([], state.stopping)
+                        guard state.stopping else { return ([], nil) }
+                        state.stopped = true
+                        defer { state.waiting = [] }
+                        return ([], state.waiting)
                     }
                     defer { state.queued.removeAll(keepingCapacity: true) }
-                    return (state.queued, false)
+                    return (state.queued, nil)
                 }
                 if !batch.isEmpty {
                     commit(batch)
-                } else if stop {
+                } else if let waiting {
+                    for caller in waiting { caller.resume() }
                     return
                 } else {
                     shared.wake.wait()
@@ -83,9 +88,13 @@ public final class CommitThread<Work: Sendable>: Sendable {
 
     /// Commits what is queued, then ends the thread; returns when it has ended.
     public func stop() async {
-        shared.stop()
-        while !shared.state.withLock({ $0.stopped }) {
-            try? await Task.sleep(for: .milliseconds(2))
+        await withCheckedContinuation { (caller: CheckedContinuation<Void, Never>) in
+            let stopped = shared.state.withLock { state in
+                if !state.stopped { state.waiting.append(caller) }
+                return state.stopped
+            }
+            if stopped { caller.resume() }
+            shared.stop()
         }
     }
 }

@@ -39,6 +39,15 @@ import Testing
         #expect(cache.get(tenantID: "acme", exportID: "d")?.version == 1)
         #expect(cache.get(tenantID: "other", exportID: "a")?.version == 1)
         #expect(cache.get(tenantID: "acme", exportID: "x") == nil)
+        // A removed entry is gone at once; its empty slot is the next to be reused.
+        cache.remove(export("c", 1))
+        #expect(cache.get(tenantID: "acme", exportID: "c") == nil)
+        cache.put(export("e", 1))
+        cache.put(export("f", 1))
+        #expect(cache.get(tenantID: "acme", exportID: "d")?.version == 1)
+        #expect(cache.get(tenantID: "acme", exportID: "e")?.version == 1)
+        #expect(cache.get(tenantID: "acme", exportID: "f")?.version == 1)
+        #expect(cache.get(tenantID: "other", exportID: "a") == nil)
     }
 
     /// Databases written by earlier releases open with everything they held, and keep
@@ -68,6 +77,14 @@ import Testing
             _ = try await store.append(StorageContractTests.publishNew(StorageContractTests.export("exp-3", order: "o", now: clock.now), key: "k-3", seen: seen))
         }
         #expect(seen.entries.withLock { $0 } == ["idempotent exp-2", "live exp-1"])
+        // The tables were rebuilt with every index and without their rowid.
+        let schema = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE tbl_name IN ('exports_latest', 'idempotency')")
+                .map { (name: $0["name"] as String, sql: ($0["sql"] as String?) ?? "") }
+        }
+        let names = Set(schema.map(\.name))
+        #expect(names.isSuperset(of: ["exports_latest", "idempotency", "exports_live_shipment", "exports_expiry", "exports_ship_by"]))
+        #expect(schema.filter { ["exports_latest", "idempotency"].contains($0.name) }.allSatisfy { $0.sql.contains("WITHOUT ROWID") })
         await store.close()
     }
 }

@@ -212,40 +212,68 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
         }
     }
 
-    /// Racing publishes land in the same batch (group commit): the unique keys must
-    /// still let exactly one win, and every other one see the winner.
+    /// Runs `race` while the store's committer is held inside an earlier append (its
+    /// decision waits), so that the racing appends queue up and share the next batch.
+    static func whileCommitsAreHeld<T: Sendable>(
+        _ store: any RegistryStore, now: Int64, _ race: @escaping @Sendable () async -> T
+    ) async throws -> T {
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        let heldID = "held-\(UUID().uuidString)"
+        let held = Task {
+            try await store.append(AppendRequest(tenantID: "acme", exportID: heldID) { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                holding.signal()
+                _ = release.wait(timeout: .now() + 5)
+                return .store(Self.export(heldID, now: now), sideEffects: AppendSideEffects())
+            }).export
+        }
+        while holding.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+        let racing = Task { await race() }
+        try await Task.sleep(for: .milliseconds(200))
+        release.signal()
+        _ = try await held.value
+        return await racing.value
+    }
+
+    /// Racing publishes share one batch (group commit): the unique keys must still let
+    /// exactly one win, and every other one see the winner.
     @Test(arguments: Backend.allCases)
     func racingPublishesOfOneOrderOrOneKeyHaveOneWinner(backend: Backend) async throws {
         try await withStore(backend) { store, clock in
             let seen = Seen()
-            let sameOrder = await withTaskGroup(of: String?.self) { group in
-                for index in 0..<20 {
-                    group.addTask {
-                        let export = Self.export("order-race-\(index)", order: "contested", now: clock.now)
-                        return try? await store.append(Self.publishNew(export, key: nil, seen: seen)).export.exportID
+            let sameOrder = try await Self.whileCommitsAreHeld(store, now: clock.now) {
+                await withTaskGroup(of: String?.self) { group in
+                    for index in 0..<20 {
+                        group.addTask {
+                            let export = Self.export("order-race-\(index)", order: "contested", now: clock.now)
+                            return try? await store.append(Self.publishNew(export, key: nil, seen: seen)).export.exportID
+                        }
                     }
+                    return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
                 }
-                return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
             }
             #expect(sameOrder.count == 1)
             #expect(seen.entries.withLock { $0 }.count == 19)
             #expect(Set(seen.entries.withLock { $0 }) == ["live \(sameOrder.first ?? "")"])
 
-            let sameKey = await withTaskGroup(of: (String, Bool)?.self) { group in
-                for index in 0..<20 {
-                    group.addTask {
-                        let export = Self.export("key-race-\(index)", order: "key-race-\(index)", now: clock.now)
-                        guard let stored = try? await store.append(Self.publishNew(export, key: "shared", seen: seen)) else { return nil }
-                        return (stored.export.exportID, stored.replayed)
+            let sameKey = try await Self.whileCommitsAreHeld(store, now: clock.now) {
+                await withTaskGroup(of: (String, Bool)?.self) { group in
+                    for index in 0..<20 {
+                        group.addTask {
+                            let export = Self.export("key-race-\(index)", order: "key-race-\(index)", now: clock.now)
+                            guard let stored = try? await store.append(Self.publishNew(export, key: "shared", seen: seen)) else { return nil }
+                            return (stored.export.exportID, stored.replayed)
+                        }
                     }
+                    return await group.reduce(into: [(String, Bool)]()) { if let outcome = $1 { $0.append(outcome) } }
                 }
-                return await group.reduce(into: [(String, Bool)]()) { if let outcome = $1 { $0.append(outcome) } }
             }
             #expect(sameKey.count == 20)
             #expect(Set(sameKey.map(\.0)).count == 1)
             #expect(sameKey.filter { !$0.1 }.count == 1)
+            // The two held appends, and one winner of each race.
             let versions = try await store.allVersions(after: 0, limit: 100)
-            #expect(versions.count == 2)
+            #expect(versions.count == 4)
         }
     }
 
