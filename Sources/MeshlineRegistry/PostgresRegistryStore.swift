@@ -237,62 +237,18 @@ public final class PostgresRegistryStore: RegistryStore {
     }
 
     /// A publish of a new export decided against an empty state (no export with its id,
-    /// no live export for its key, no earlier use of its idempotency key) and written in
-    /// one statement; nil, with nothing written (back at the append's savepoint), when a
-    /// unique key shows the state was not empty, or when the append is not such a
-    /// publish. Each statement is a round trip, so this takes one where reading first
-    /// and then writing takes six.
+    /// no live export for its key, no earlier use of its idempotency key) and written
+    /// without reading first; nil, with nothing written (back at the append's
+    /// savepoint), when a unique key shows the state was not empty, or when the append
+    /// is not such a publish. Each statement is a round trip, so this takes one where
+    /// reading first and then writing takes four.
     private func insertAssumingNewExport(_ request: AppendRequest, now: Int64, connection: PostgresConnection) async throws -> Export? {
         guard request.liveKey != nil,
             case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
-            effects.nonce == nil, effects.outbox.count <= 1
+            effects.nonce == nil  // a used nonce is checked by reading; decide such appends on what is stored
         else { return nil }
-        var binds = PostgresBindings()
-        func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
-            binds.append(value)
-            return "$\(binds.count)"
-        }
-        let (tenant, id, version) = (bind(export.tenantID), bind(export.exportID), bind(export.version))
-        var sql = """
-            WITH version AS (
-                INSERT INTO export_versions (tenant_id, export_id, version, body)
-                VALUES (\(tenant), \(id), \(version), \(bind(ByteBuffer(bytes: export.serializedBytes())))) RETURNING seq
-            ), latest AS (
-                INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
-                SELECT \(tenant), \(id), \(version), seq, \(bind(export.orderID)), \(bind(Int32(export.kind.rawValue))),
-                    \(bind(LiveKey(export).shipment)), \(bind(Int32(export.state.rawValue))), \(bind(export.owningParty?.text ?? "")),
-                    \(bind(![ExportState.completed, .cancelled, .expired].contains(export.state))), \(bind(export.expiresAtUnixMs)),
-                    \(bind(export.sla?.shipByUnixMs ?? 0))
-                FROM version
-            )
-            """
-        if let idempotency = effects.idempotency {
-            sql += """
-                , idempotency AS (
-                    INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version)
-                    VALUES (\(tenant), \(bind(idempotency.key)), \(bind(ByteBuffer(bytes: idempotency.requestHash))), \(id), \(version))
-                )
-                """
-        }
-        if let report = effects.outbox.first {
-            let traceparent: String
-            if let value = effects.traceparent {
-                traceparent = bind(value)
-            } else {
-                binds.appendNull()
-                traceparent = "$\(binds.count)"
-            }
-            sql += """
-                , outbox AS (
-                    INSERT INTO outbox (report, next_attempt_at, traceparent)
-                    VALUES (\(bind(ByteBuffer(bytes: report.serializedBytes()))), \(bind(now)), \(traceparent)::text)
-                )
-                """
-        }
-        sql += "\nSELECT seq FROM version"
         do {
-            // Read to the end: a failure after the first row arrives with the rows.
-            _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+            try await write(export, effects, now: now, isNew: true, connection: connection)
             return export
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             try await connection.query("ROLLBACK TO SAVEPOINT append", logger: logger)
@@ -342,66 +298,88 @@ public final class PostgresRegistryStore: RegistryStore {
             }
             throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
         case .store(let export, let effects):
-            try await self.store(export, effects, request: request, now: now, connection: connection)
+            if let nonce = effects.nonce {
+                let used = try await connection.query(
+                    "SELECT 1 FROM override_nonces WHERE tenant_id = \(request.tenantID) AND key_id = \(nonce.keyID) AND nonce = \(nonce.nonce)",
+                    logger: logger
+                ).collect()
+                if !used.isEmpty {
+                    throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce")
+                }
+                try await connection.query(
+                    "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (\(request.tenantID), \(nonce.keyID), \(nonce.nonce), \(now))",
+                    logger: logger)
+            }
+            do {
+                try await write(export, effects, now: now, isNew: false, connection: connection)
+            } catch let error as PSQLError where error.serverInfo?[.constraintName] == "exports_live_shipment" {
+                // The version would make a second export live for its order, kind and shipment.
+                throw RegistryError.conflict(LiveKey(export).conflictMessage)
+            }
             return (export, false)
         }
     }
 
-    private func store(_ export: Export, _ effects: AppendSideEffects, request: AppendRequest, now: Int64, connection: PostgresConnection) async throws {
-        if let nonce = effects.nonce {
-            let used = try await connection.query(
-                "SELECT 1 FROM override_nonces WHERE tenant_id = \(request.tenantID) AND key_id = \(nonce.keyID) AND nonce = \(nonce.nonce)",
-                logger: logger
-            ).collect()
-            if !used.isEmpty {
-                throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce")
-            }
-            try await connection.query(
-                "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (\(request.tenantID), \(nonce.keyID), \(nonce.nonce), \(now))",
-                logger: logger)
+    /// Writes a decided version and its side effects (the latest-version row, the
+    /// idempotency record, outbox reports) in one statement of data-modifying CTEs: each
+    /// statement is a round trip. `isNew`: the latest-version row is inserted rather than
+    /// replaced, so an existing export fails its unique key.
+    private func write(_ export: Export, _ effects: AppendSideEffects, now: Int64, isNew: Bool, connection: PostgresConnection) async throws {
+        var binds = PostgresBindings()
+        func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
         }
-        var sequence: Int64 = 0
-        for try await seq in try await connection.query(
-            """
-            INSERT INTO export_versions (tenant_id, export_id, version, body)
-            VALUES (\(export.tenantID), \(export.exportID), \(export.version), \(ByteBuffer(bytes: export.serializedBytes())))
-            RETURNING seq
-            """, logger: logger
-        ).decode(Int64.self) {
-            sequence = seq
-        }
-        let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
-        let owner = export.owningParty?.text ?? ""
-        let shipBy = export.sla?.shipByUnixMs ?? 0
-        do {
-            try await connection.query(
-                """
+        let (tenant, id, version) = (bind(export.tenantID), bind(export.exportID), bind(export.version))
+        var sql = """
+            WITH version AS (
+                INSERT INTO export_versions (tenant_id, export_id, version, body)
+                VALUES (\(tenant), \(id), \(version), \(bind(ByteBuffer(bytes: export.serializedBytes())))) RETURNING seq
+            ), latest AS (
                 INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
-                VALUES (\(export.tenantID), \(export.exportID), \(export.version), \(sequence), \(export.orderID),
-                        \(Int32(export.kind.rawValue)), \(LiveKey(export).shipment), \(Int32(export.state.rawValue)), \(owner), \(live),
-                        \(export.expiresAtUnixMs), \(shipBy))
+                SELECT \(tenant), \(id), \(version), seq, \(bind(export.orderID)), \(bind(Int32(export.kind.rawValue))),
+                    \(bind(LiveKey(export).shipment)), \(bind(Int32(export.state.rawValue))), \(bind(export.owningParty?.text ?? "")),
+                    \(bind(![ExportState.completed, .cancelled, .expired].contains(export.state))), \(bind(export.expiresAtUnixMs)),
+                    \(bind(export.sla?.shipByUnixMs ?? 0))
+                FROM version
+            """
+        if !isNew {
+            sql += """
+
                 ON CONFLICT (tenant_id, export_id) DO UPDATE SET
                     version = excluded.version, seq = excluded.seq, order_id = excluded.order_id, kind = excluded.kind,
                     shipment = excluded.shipment, state = excluded.state, owner = excluded.owner, live = excluded.live,
                     expires_at = excluded.expires_at, ship_by = excluded.ship_by
-                """, logger: logger)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw RegistryError.conflict(LiveKey(export).conflictMessage)
+                """
         }
+        sql += "\n)"
         if let idempotency = effects.idempotency {
-            try await connection.query(
+            sql += """
+                , idempotency AS (
+                    INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version)
+                    VALUES (\(tenant), \(bind(idempotency.key)), \(bind(ByteBuffer(bytes: idempotency.requestHash))), \(id), \(version))
+                )
                 """
-                INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version)
-                VALUES (\(export.tenantID), \(idempotency.key), \(ByteBuffer(bytes: idempotency.requestHash)), \(export.exportID), \(export.version))
-                """, logger: logger)
         }
-        for report in effects.outbox {
-            try await connection.query(
+        if !effects.outbox.isEmpty {
+            let due = bind(now)
+            let traceparent: String
+            if let value = effects.traceparent {
+                traceparent = bind(value)
+            } else {
+                binds.appendNull()
+                traceparent = "$\(binds.count)"
+            }
+            let rows = effects.outbox.map { "(\(bind(ByteBuffer(bytes: $0.serializedBytes()))), \(due), \(traceparent)::text)" }
+            sql += """
+                , outbox AS (
+                    INSERT INTO outbox (report, next_attempt_at, traceparent) VALUES \(rows.joined(separator: ", "))
+                )
                 """
-                INSERT INTO outbox (report, next_attempt_at, traceparent)
-                VALUES (\(ByteBuffer(bytes: report.serializedBytes())), \(now), \(effects.traceparent))
-                """, logger: logger)
         }
+        sql += "\nSELECT seq FROM version"
+        // Read to the end: a failure after the first row arrives with the rows.
+        _ = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
     }
 
     // MARK: Reads
