@@ -166,26 +166,10 @@ public final class SQLiteCaseStore: CaseStore {
         let results: [Result<any Sendable, any Error>]
         do {
             results = try pool.write { db in
-                jobs.map { job in
-                    var result: Result<any Sendable, any Error> = .failure(ExceptionError.storage("not applied"))
-                    do {
-                        try db.inSavepoint {
-                            do {
-                                result = .success(try job.apply(db))
-                                return .commit
-                            } catch {
-                                result = .failure(error)
-                                return .rollback
-                            }
-                        }
-                    } catch {
-                        result = .failure(error)
-                    }
-                    return result
-                }
+                jobs.map { job in Result { try db.inCachedSavepoint { try job.apply(db) } } }
             }
         } catch {
-            let failure = ExceptionError.storage("the commit failed: \(error); check free disk space and permissions of the data directory")
+            let failure = ExceptionError.storage(SQLiteSetup.commitFailed(error))
             for job in jobs { job.continuation.resume(throwing: failure) }
             return
         }

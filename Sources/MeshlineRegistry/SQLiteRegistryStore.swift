@@ -187,7 +187,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
         } catch {
             for job in jobs {
-                job.continuation.resume(throwing: RegistryError.storage("the commit failed: \(error); check free disk space and permissions of the data directory"))
+                job.continuation.resume(throwing: RegistryError.storage(SQLiteSetup.commitFailed(error)))
             }
             return
         }
@@ -208,26 +208,11 @@ public final class SQLiteRegistryStore: RegistryStore {
             return outcome
         }
         do {
-            return .success(try inSavepoint(db) { try applyInSavepoint(request, now: now, db: db) })
+            return .success(try db.inCachedSavepoint { try applyInSavepoint(request, now: now, db: db) })
         } catch let error as RegistryError {
             return .failure(error)
         } catch {
             return .failure(.storage("\(error)"))
-        }
-    }
-
-    /// Runs `body` in a savepoint of its own, undone if it throws. The statements are
-    /// prepared once per connection (GRDB's `inSavepoint` prepares them on every call).
-    private static func inSavepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.cachedStatement(sql: "SAVEPOINT append").execute()
-        do {
-            let result = try body()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()
-            return result
-        } catch {
-            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT append").execute()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT append").execute()
-            throw error
         }
     }
 
@@ -241,7 +226,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             return nil
         }
         do {
-            try inSavepoint(db) { try write(export, effects, now: now, db: db, isNew: true) }
+            try db.inCachedSavepoint { try write(export, effects, now: now, db: db, isNew: true) }
             return .success((export, false))
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
             return nil

@@ -76,6 +76,11 @@ public enum SQLiteSetup {
         try db.checkpoint(.truncate)
     }
 
+    /// What to say when a group commit failed as a whole.
+    public static func commitFailed(_ error: any Error) -> String {
+        "the commit failed: \(error); check free disk space and permissions of the data directory"
+    }
+
     /// What to say when the database at `path` cannot be opened.
     public static func cannotOpen(_ path: String, _ error: any Error) -> String {
         "cannot open \(path): \(error); check that the data directory exists and is writable"
@@ -113,5 +118,24 @@ extension PostgresConnection {
             }
         }
         return upgraded
+    }
+}
+
+extension Database {
+    /// Runs `body` in a savepoint of its own inside the current transaction, undone if
+    /// it throws: one change of a group commit, which a refused change never undoes.
+    /// The savepoint statements are prepared once per connection (GRDB's `inSavepoint`
+    /// prepares them on every call, a cost paid per change under load).
+    public func inCachedSavepoint<T>(_ body: () throws -> T) throws -> T {
+        try cachedStatement(sql: "SAVEPOINT change").execute()
+        do {
+            let result = try body()
+            try cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
+            return result
+        } catch {
+            try cachedStatement(sql: "ROLLBACK TO SAVEPOINT change").execute()
+            try cachedStatement(sql: "RELEASE SAVEPOINT change").execute()
+            throw error
+        }
     }
 }
