@@ -236,17 +236,13 @@ public final class PostgresRegistryStore: RegistryStore {
         }
     }
 
-    /// A publish of a new export decided against an empty state (no export with its id,
-    /// no live export for its key, no earlier use of its idempotency key) and written
-    /// without reading first; nil, with nothing written (back at the append's
-    /// savepoint), when a unique key shows the state was not empty, or when the append
-    /// is not such a publish. Each statement is a round trip, so this takes one where
-    /// reading first and then writing takes four.
+    /// A new export's publish decided against an empty state and written without
+    /// reading first; nil, with nothing written (back at the append's savepoint), when a
+    /// unique key shows the state was not empty, or when the append is not such a
+    /// publish. Each statement is a round trip, so this takes one where reading first
+    /// and then writing takes four.
     private func insertAssumingNewExport(_ request: AppendRequest, now: Int64, connection: PostgresConnection) async throws -> Export? {
-        guard request.liveKey != nil,
-            case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
-            effects.nonce == nil  // a used nonce is checked by reading; decide such appends on what is stored
-        else { return nil }
+        guard let (export, effects) = request.decidedAsNewExport(now: now) else { return nil }
         do {
             try await write(export, effects, now: now, isNew: true, connection: connection)
             return export

@@ -105,6 +105,21 @@ public struct AppendRequest: Sendable {
     }
 }
 
+extension AppendRequest {
+    /// The plan for a publish of a new export decided against an empty state (no export
+    /// with this id, no live export for its key, no earlier use of its idempotency key),
+    /// for a store to write first and let its unique keys refuse; nil for every other
+    /// append, and for one that uses a nonce (whether a nonce was used is read, not
+    /// enforced by a key alone), which is decided on what is stored.
+    func decidedAsNewExport(now: Int64) -> (export: Export, effects: AppendSideEffects)? {
+        guard liveKey != nil,
+            case .store(let export, let effects)? = try? decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
+            effects.nonce == nil
+        else { return nil }
+        return (export, effects)
+    }
+}
+
 /// A filter for ``RegistryStore/list(tenantID:filter:after:limit:)``.
 public struct ExportFilter: Sendable {
     public var owner: String?

@@ -204,7 +204,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// refuse it if that was wrong, and only then is the stored state read and the
     /// append decided again. The happy path runs no reads.
     private static func apply(_ request: AppendRequest, now: Int64, db: Database) -> Result<(export: Export, replayed: Bool), RegistryError> {
-        if request.liveKey != nil, let outcome = applyAssumingNewExport(request, now: now, db: db) {
+        if let outcome = applyAssumingNewExport(request, now: now, db: db) {
             return outcome
         }
         do {
@@ -216,15 +216,11 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    /// The append decided against an empty state (no export with this id, no live export
-    /// for its key, no earlier use of its idempotency key) and written with plain inserts;
-    /// nil when a unique key shows the state was not empty (nothing is left written).
+    /// A new export's publish decided against an empty state and written with plain
+    /// inserts; nil when a unique key shows the state was not empty (nothing is left
+    /// written), or when the append is not such a publish.
     private static func applyAssumingNewExport(_ request: AppendRequest, now: Int64, db: Database) -> Result<(export: Export, replayed: Bool), RegistryError>? {
-        guard case .store(let export, let effects)? = try? request.decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
-            effects.nonce == nil  // a used nonce is checked by reading; decide such appends on what is stored
-        else {
-            return nil
-        }
+        guard let (export, effects) = request.decidedAsNewExport(now: now) else { return nil }
         do {
             try db.inCachedSavepoint { try write(export, effects, now: now, db: db, isNew: true) }
             return .success((export, false))
