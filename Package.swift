@@ -226,8 +226,9 @@ let package = Package(
         .executableTarget(
             name: "meshline-bench-registry",
             dependencies: [
-                "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineStorage",
+                "MeshlineHTTP2", "MeshlineRPC", "MeshlineModels", "MeshlineStorage", "MeshlineRegistry",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "bench/registry/Sources",
             swiftSettings: strictSettings

@@ -13,18 +13,25 @@
 //       prints `publishes_per_second N`, `client_cpu_us_per_publish N` (and
 //       `server_cpu_us_per_publish N`), `get_p50_us N`, `get_p99_us N`; with
 //       MESHLINE_BENCH_PUBLISH_ONLY set, stops after the publishes (for profiling)
+//   meshline-bench-registry serve-without-storage PORT
+//       the peer without storage: serves ExportRegistry.Publish on PORT with the
+//       registry's work per publish except storage (decode, QA gate, request hash,
+//       audit seal, encoded answer), on the same RPC layer with the same two event
+//       loops; runs until killed
 
+import Crypto
 import Foundation
 import GRDB
 import MeshlineHTTP2
 import MeshlineModels
+import MeshlineRegistry
 import MeshlineRPC
 import MeshlineStorage
 import Synchronization
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 4 else {
-    print("usage: meshline-bench-registry sqlite-ceiling DIR COUNT | publish PORT COUNT [CALLERS]")
+guard arguments.count >= 4 || (arguments.count == 3 && arguments[1] == "serve-without-storage") else {
+    print("usage: meshline-bench-registry sqlite-ceiling DIR COUNT | publish PORT COUNT [CALLERS] | serve-without-storage PORT")
     exit(2)
 }
 
@@ -158,6 +165,14 @@ case "get":
     print("get_p99_us \(latencies[count * 99 / 100])")
     await reader.close()
 
+case "serve-without-storage":
+    var configuration = RPCServer.Configuration()
+    configuration.port = Int(arguments[2])!
+    configuration.threads = 2
+    let server = RPCServer(configuration: configuration, services: [PublishWithoutStorage()])
+    try await server.start()
+    while true { try await Task.sleep(for: .seconds(3600)) }  // until the run script's SIGTERM
+
 default:
     print("unknown mode \(arguments[1])")
     exit(2)
@@ -175,6 +190,31 @@ func processCPUMicroseconds(_ pid: Int32?) -> Int {
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     let ticks = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     return ticks * 1_000_000 / sysconf(Int32(_SC_CLK_TCK))
+}
+
+/// The peer without storage: what the registry does for a new export's publish
+/// (ExportRegistryService.publish), less the store, so that its rate next to the
+/// registry's shows what storage costs and what the RPC layer and the rest leave.
+struct PublishWithoutStorage: RPCService {
+    var serviceName: String { ExportRegistryDescriptor.fullName }
+
+    var handlers: [RPCHandler] {
+        [.unary(ExportRegistryDescriptor.publish) { (request: PublishRequest, _) in
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let violations = request.export.qaViolations(context: ExportQAContext(nowUnixMs: now))
+            guard violations.isEmpty else { throw RPCError(code: .invalidArgument, message: "QA gate: \(violations.count) violations") }
+            var export = request.export
+            export.auditTrail = []
+            _ = Array(SHA256.hash(data: export.serializedBytes() + Array(String(request.expectedVersion).utf8)))
+            export.version = 1
+            export.state = .published
+            export.committedAtUnixMs = now
+            export.auditTrail.append(AuditChain.seal(
+                AuditEntry(atUnixMs: now, actor: "tenant:\(request.tenantID)", change: "published", version: 1),
+                after: nil, tenantID: export.tenantID, exportID: export.exportID))
+            return PublishResponse(export: export, replayed: false)
+        }]
+    }
 }
 
 /// Tells the publishing callers that the Get reader has finished.
