@@ -78,11 +78,13 @@ let package = Package(
             exclude: ["Design.md"],
             swiftSettings: strictSettings
         ),
-        // What the registry's and the router's stores share: durable SQLite settings, PostgreSQL URLs.
+        // What the registry's and the router's stores share: durable SQLite settings, the
+        // group-commit thread, direct statement binding, PostgreSQL URLs.
         .target(
             name: "MeshlineStorage",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

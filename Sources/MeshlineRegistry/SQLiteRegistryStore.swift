@@ -273,7 +273,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try db.execute(sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)", arguments: [export.tenantID, nonce.keyID, nonce.nonce, now])
         }
         try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)")
-            .execute(arguments: [export.tenantID, export.exportID, export.version, Data(export.serializedBytes())])
+            .executeDirect([.text(export.tenantID), .text(export.exportID), .integer(export.version), .blob(export.serializedBytes())])
         let sequence = db.lastInsertedRowID
         let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
         let insert = """
@@ -287,12 +287,12 @@ public final class SQLiteRegistryStore: RegistryStore {
                 expires_at = excluded.expires_at, ship_by = excluded.ship_by
             """
         do {
-            try db.cachedStatement(sql: isNew ? insert : insert + replace).execute(
-                arguments: [
-                    export.tenantID, export.exportID, export.version, sequence, export.orderID, export.kind.rawValue,
-                    LiveKey(export).shipment, export.state.rawValue, export.owningParty?.text ?? "", live ? 1 : 0, export.expiresAtUnixMs,
-                    export.sla?.shipByUnixMs ?? 0,
-                ])
+            try db.cachedStatement(sql: isNew ? insert : insert + replace).executeDirect([
+                .text(export.tenantID), .text(export.exportID), .integer(export.version), .integer(sequence), .text(export.orderID),
+                .integer(Int64(export.kind.rawValue)), .integer(Int64(LiveKey(export).shipment)), .integer(Int64(export.state.rawValue)),
+                .text(export.owningParty?.text ?? ""), .integer(live ? 1 : 0), .integer(export.expiresAtUnixMs),
+                .integer(export.sla?.shipByUnixMs ?? 0),
+            ])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && !isNew {
             // Replacing the latest row cannot clash on its own key, so this is the unique
             // index on the live key: the version would make a second export live for it
@@ -301,11 +301,11 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
         if let idempotency = effects.idempotency {
             try db.cachedStatement(sql: "INSERT INTO idempotency (tenant_id, key, request_hash, export_id, version) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [export.tenantID, idempotency.key, Data(idempotency.requestHash), export.exportID, export.version])
+                .executeDirect([.text(export.tenantID), .text(idempotency.key), .blob(idempotency.requestHash), .text(export.exportID), .integer(export.version)])
         }
         for report in effects.outbox {
             try db.cachedStatement(sql: "INSERT INTO outbox (report, next_attempt_at, traceparent) VALUES (?, ?, ?)")
-                .execute(arguments: [Data(report.serializedBytes()), now, effects.traceparent])
+                .executeDirect([.blob(report.serializedBytes()), .integer(now), effects.traceparent.map(BoundValue.text) ?? .null])
         }
     }
 
