@@ -428,7 +428,7 @@ public final class PostgresRegistryStore: RegistryStore {
               AND (\(state)::INTEGER IS NULL OR l.state = \(state))
               AND (\(filter.orderID)::TEXT IS NULL OR l.order_id = \(filter.orderID))
               AND (\(kind)::INTEGER IS NULL OR l.kind = \(kind))
-              AND (\(cursor)::TEXT IS NULL OR l.export_id > \(cursor))
+              AND (\(cursor)::TEXT IS NULL OR l.export_id COLLATE "C" > \(cursor))
             ORDER BY l.export_id COLLATE "C" LIMIT \(limit)
             """)
     }

@@ -331,4 +331,38 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
             #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 7_200_000, to: clock.now + 9_000_000).isEmpty)
         }
     }
+
+    /// List pages in byte order of export ids whatever collation the PostgreSQL database
+    /// was made with (the official image's default is a linguistic one, en_US.utf8,
+    /// which orders `ex-a` before `EX-b` where byte order puts it after): the cursor
+    /// must compare the way the page is sorted, or pages skip or repeat exports.
+    @Test func postgresListPagesEveryExportOnceUnderALinguisticCollation() async throws {
+        try await withPostgresSchema { schema, logger in
+            let clock = TestClock()
+            let store = try PostgresRegistryStore(url: Backend.postgresURL, schema: schema, logger: logger, clock: { clock.now })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await store.run() }
+                defer { group.cancelAll() }
+                try await store.migrate()
+                // The test database is C.UTF-8; give the column the collation such a database would have.
+                let url = URLComponents(string: Backend.postgresURL)!
+                let admin = PostgresClient(
+                    configuration: .init(host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "meshline", password: url.password,
+                                         database: String(url.path.dropFirst()), tls: .disable),
+                    backgroundLogger: logger)
+                group.addTask { await admin.run() }
+                try await admin.query(PostgresQuery(unsafeSQL: "ALTER TABLE \(schema).exports_latest ALTER COLUMN export_id TYPE TEXT COLLATE \"en-x-icu\""))
+                let ids = ["EX-b", "ex-a", "Ex-c", "ex-B"]
+                for id in ids { _ = try await store.append(Self.create(Self.export(id, now: clock.now))) }
+                var listed: [String] = []
+                var cursor: String?
+                while let page = Optional(try await store.list(tenantID: "acme", filter: ExportFilter(), after: cursor, limit: 1)), let last = page.last {
+                    listed += page.map(\.exportID)
+                    cursor = last.exportID
+                    if listed.count > ids.count { break }
+                }
+                #expect(listed == ids.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+            }
+        }
+    }
 }
