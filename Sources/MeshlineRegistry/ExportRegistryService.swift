@@ -265,6 +265,17 @@ public final class ExportRegistryService: RPCService {
         default:
             break
         }
+        if let actor = request.actor {
+            // The audit trail keeps it in every later version: a valid party, bounded like every name.
+            guard actor.role != .unspecified else {
+                throw .invalidRequest(field: "actor.role", reason: "is unspecified; name who acknowledges, e.g. 3pl:wh-a-ops")
+            }
+            do {
+                try Party.checkName(actor.name)
+            } catch {
+                throw .invalidRequest(field: "actor.name", reason: "\(error)")
+            }
+        }
         let actor = request.actor.map(\.text) ?? Self.actor(context, fallback: "consumer")
         let stored = try await append(AppendRequest(tenantID: request.tenantID, exportID: request.exportID) {
             (state: AppendContext) throws(RegistryError) -> AppendPlan in
@@ -320,12 +331,18 @@ public final class ExportRegistryService: RPCService {
         guard !change.justification.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw .invalidRequest(field: "override.change.justification", reason: "is empty; every override says why it was made")
         }
+        // Kept twice in the audit trail of this and every later version.
+        guard change.justification.utf8.count <= ExportLimits.maximumTextLength else {
+            throw .invalidRequest(field: "override.change.justification", reason: "is longer than \(ExportLimits.maximumTextLength) bytes")
+        }
         guard !change.nonce.isEmpty, change.nonce.utf8.count <= configuration.maximumKeyLength else {
             throw .invalidRequest(field: "override.change.nonce", reason: "must be 1 to \(configuration.maximumKeyLength) bytes, never reused")
         }
         try tenants.verify(signed)
         let now = clock()
-        guard abs(change.issuedAtUnixMs - now) <= configuration.overrideFreshness else {
+        // Any issued_at a signer sends must be refused, not overflow the subtraction.
+        let (skew, overflowed) = change.issuedAtUnixMs.subtractingReportingOverflow(now)
+        guard !overflowed, skew.magnitude <= configuration.overrideFreshness.magnitude else {
             throw .permissionDenied("the override was issued at \(change.issuedAtUnixMs), more than \(configuration.overrideFreshness / 1000) s from now (\(now)); sign it again")
         }
         if change.state != .unspecified, ![ExportState.cancelled, .completed].contains(change.state) {

@@ -38,6 +38,10 @@ import Testing
                 ("stale base version", try registry.signedOverride("exp-1", baseVersion: 7), .aborted),
                 ("empty justification", try registry.signedOverride("exp-1", baseVersion: 1) { $0.justification = "  " }, .invalidArgument),
                 ("issued too long ago", try registry.signedOverride("exp-1", baseVersion: 1) { $0.issuedAtUnixMs -= 10 * 60 * 1000 }, .permissionDenied),
+                // Refused, not an overflow that stops the registry.
+                ("issued at the earliest time there is", try registry.signedOverride("exp-1", baseVersion: 1) { $0.issuedAtUnixMs = .min }, .permissionDenied),
+                // Kept in the audit trail of every later version, so it is bounded.
+                ("justification longer than 2,048 bytes", try registry.signedOverride("exp-1", baseVersion: 1) { $0.justification = String(repeating: "x", count: 2049) }, .invalidArgument),
                 ("unknown export", try registry.signedOverride("exp-404", baseVersion: 1), .notFound),
             ]
             for (name, signed, expected) in cases {

@@ -247,6 +247,16 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
 
             _ = try await registry.publish(registry.export("exp-2"))
             await #expect { _ = try await registry.acknowledge("exp-2", version: 1, .completed) } throws: { code($0) == .invalidArgument }
+            // Who acknowledges goes into the audit trail of every later version: a valid, bounded party.
+            for (actor, field) in [(Party(role: .unspecified, name: "wh-a"), "actor.role"), (Party(role: .thirdPartyLogistics, name: String(repeating: "w", count: 100_000)), "actor.name")] {
+                await #expect {
+                    let _: AcknowledgeResponse = try await registry.client.unary(
+                        ExportRegistryDescriptor.acknowledge,
+                        AcknowledgeRequest(tenantID: TestRegistry.tenant, exportID: "exp-2", version: 1, outcome: .accepted, actor: actor))
+                } throws: { error in
+                    code(error) == .invalidArgument && "\(error)".contains(field)
+                }
+            }
             let done = try await registry.acknowledge("exp-2", version: 1, .completed, shippedAt: registry.clock.now)
             #expect(done.state == .completed && done.shippedAtUnixMs == registry.clock.now)
 
