@@ -327,10 +327,11 @@ public final class PostgresRegistryStore: RegistryStore {
             return "$\(binds.count)"
         }
         let (tenant, id, version) = (bind(export.tenantID), bind(export.exportID), bind(export.version))
+        let body = try StoredExportSize.check(export.serializedBytes(), of: export)
         var sql = """
             WITH version AS (
                 INSERT INTO export_versions (tenant_id, export_id, version, body)
-                VALUES (\(tenant), \(id), \(version), \(bind(ByteBuffer(bytes: export.serializedBytes())))) RETURNING seq
+                VALUES (\(tenant), \(id), \(version), \(bind(ByteBuffer(bytes: body)))) RETURNING seq
             ), latest AS (
                 INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
                 SELECT \(tenant), \(id), \(version), seq, \(bind(export.orderID)), \(bind(Int32(export.kind.rawValue))),

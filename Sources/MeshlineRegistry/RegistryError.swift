@@ -17,6 +17,8 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
     case staleVersion(expected: Int64, current: Int64)
     /// Signature, key or replay problems with an override.
     case permissionDenied(String)
+    /// The version would be larger than the registry stores (see ``StoredExportSize``).
+    case tooLarge(String)
     /// The storage failed; the message says what to check.
     case storage(String)
 
@@ -40,6 +42,8 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
             return RPCError(code: .aborted, message: "version \(expected) is not current (current is \(current)); read the export again and base the change on version \(current)")
         case .permissionDenied(let reason):
             return RPCError(code: .permissionDenied, message: reason)
+        case .tooLarge(let reason):
+            return RPCError(code: .resourceExhausted, message: reason)
         case .storage(let reason):
             return RPCError(code: .unavailable, message: "the registry's storage failed: \(reason)")
         }

@@ -151,6 +151,28 @@ public struct OutboxItem: Sendable {
     public var traceparent: String?
 }
 
+/// The largest version the registry stores, encoded. Every version carries the
+/// export's whole audit trail, so an export changed very often grows with each
+/// version; past this, Get, Watch and stock gRPC clients (4 MiB messages by default)
+/// could no longer carry it. Both stores check the bytes they are about to write.
+public enum StoredExportSize {
+    /// For versions that keep the export open.
+    public static let maximumBytes = 1 << 20
+    /// For a version that ends the export (completed, cancelled, expired): an export at
+    /// the limit must still be able to end, so that its order can have a new export.
+    public static let maximumEndingBytes = 2 << 20
+
+    /// `body` (the encoded version) or the error that refuses it.
+    static func check(_ body: [UInt8], of export: Export) throws(RegistryError) -> [UInt8] {
+        let ending = [ExportState.completed, .cancelled, .expired].contains(export.state)
+        guard body.count > (ending ? maximumEndingBytes : maximumBytes) else { return body }
+        throw .tooLarge(
+            "version \(export.version) of export '\(export.exportID)' would be \(body.count) bytes with its audit trail of "
+                + "\(export.auditTrail.count) entries, over the registry's \(maximumBytes) bytes; end this export (complete it, or "
+                + "cancel it with an override) and publish a new export for the order")
+    }
+}
+
 /// Durable storage of the registry. An append that returns has been written to
 /// disk; appends that arrive together share one commit (group commit).
 extension RegistryStore {

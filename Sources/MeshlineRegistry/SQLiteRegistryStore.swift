@@ -273,7 +273,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try db.execute(sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)", arguments: [export.tenantID, nonce.keyID, nonce.nonce, now])
         }
         try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)")
-            .executeDirect([.text(export.tenantID), .text(export.exportID), .integer(export.version), .blob(export.serializedBytes())])
+            .executeDirect([.text(export.tenantID), .text(export.exportID), .integer(export.version), .blob(StoredExportSize.check(export.serializedBytes(), of: export))])
         let sequence = db.lastInsertedRowID
         let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
         let insert = """

@@ -332,6 +332,33 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
         }
     }
 
+    /// A version past the registry's size (every version carries the whole audit trail)
+    /// is refused as too large and leaves nothing behind, on either backend; a version
+    /// that ends the export has room beyond it.
+    @Test(arguments: Backend.allCases)
+    func aVersionLargerThanTheRegistryStoresIsRefused(backend: Backend) async throws {
+        try await withStore(backend) { store, clock in
+            var export = Self.export("exp-big", now: clock.now)
+            export.auditTrail = (1...600).map { AuditEntry(sequence: Int64($0), atUnixMs: clock.now, actor: "3pl:wh-a", change: String(repeating: "x", count: 2000), version: Int64($0)) }
+            await #expect {
+                _ = try await store.append(Self.create(export))
+            } throws: { error in
+                guard case .tooLarge(let message) = error as? RegistryError else { return false }
+                return message.contains("exp-big") && message.contains("\(StoredExportSize.maximumBytes)")
+            }
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil) == nil)
+            #expect(try await store.lastSequence() == 0)
+            // A version that ends the export may still be stored, so that the order can have a new export.
+            export.state = .cancelled
+            _ = try await store.append(Self.create(export))
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil)?.state == .cancelled)
+            var smaller = Self.export("exp-smaller", now: clock.now)
+            smaller.auditTrail = Array(export.auditTrail.prefix(400))
+            _ = try await store.append(Self.create(smaller))
+            #expect(try await store.export(tenantID: "acme", exportID: "exp-smaller", version: nil)?.auditTrail.count == 400)
+        }
+    }
+
     /// List pages in byte order of export ids whatever collation the PostgreSQL database
     /// was made with (the official image's default is a linguistic one, en_US.utf8,
     /// which orders `ex-a` before `EX-b` where byte order puts it after): the cursor
