@@ -39,7 +39,9 @@ public enum DatabaseLocation: Equatable {
             return
         }
         guard database.hasPrefix("sqlite:") else {
-            throw ConfigurationError("--database '\(database)' is neither sqlite: nor postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+            // Only the scheme: the rest may hold a password.
+            let scheme = database.prefix { $0 != ":" }
+            throw ConfigurationError("--database '\(scheme):…' is neither sqlite: nor postgres://USER:PASSWORD@HOST:PORT/DATABASE")
         }
         let path = String(database.dropFirst("sqlite:".count))
         if !path.isEmpty {

@@ -22,11 +22,15 @@ public enum PostgresURL {
         return configuration
     }
 
-    /// `url` without its password, for messages and logs.
+    /// `url` without its password, for messages and logs: what lies between the first
+    /// `:` of the user information and its last `@` (a password may hold `@`, `#`, `%`
+    /// or spaces, so URL parsing cannot be trusted to find it).
     public static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? "postgres://…"
+        guard let schemeEnd = url.range(of: "://"), let at = url.range(of: "@", options: .backwards),
+            schemeEnd.upperBound <= at.lowerBound,
+            let colon = url[schemeEnd.upperBound..<at.lowerBound].firstIndex(of: ":")
+        else { return url }
+        return url[..<url.index(after: colon)] + "***" + url[at.lowerBound...]
     }
 
     /// What to say when `url` is not a PostgreSQL URL.
