@@ -349,7 +349,7 @@ public final class ExportRegistryService: RPCService {
             throw .invalidRequest(field: "override.change.state", reason: "may only be CANCELLED or COMPLETED")
         }
         let context = ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[change.tenantID]?.serviceLevels)
-        let stored = try await append(AppendRequest(tenantID: change.tenantID, exportID: change.exportID) {
+        let stored = try await append(AppendRequest(tenantID: change.tenantID, exportID: change.exportID, nonce: (change.signerKeyID, change.nonce)) {
             (state: AppendContext) throws(RegistryError) -> AppendPlan in
             guard let current = state.current else { throw .notFound(exportID: change.exportID) }
             guard current.version == change.baseVersion else { throw .staleVersion(expected: change.baseVersion, current: current.version) }
@@ -378,7 +378,7 @@ public final class ExportRegistryService: RPCService {
             }
             next = next.successor()
             next.record(at: state.now, actor: "key:\(change.signerKeyID)", change: "override: \(change.justification)", traceID: traceID, override: signed)
-            return .store(next, sideEffects: AppendSideEffects(nonce: (change.signerKeyID, change.nonce)))
+            return .store(next, sideEffects: AppendSideEffects())
         })
         notifier.committed()
         metrics.overrode()

@@ -254,6 +254,13 @@ public final class PostgresRegistryStore: RegistryStore {
 
     /// One append inside the batch's transaction: reads what it asks for, decides, writes.
     private func apply(_ request: AppendRequest, now: Int64, connection: PostgresConnection) async throws -> (export: Export, replayed: Bool) {
+        if let nonce = request.nonce {
+            let used = try await connection.query(
+                "SELECT 1 FROM override_nonces WHERE tenant_id = \(request.tenantID) AND key_id = \(nonce.keyID) AND nonce = \(nonce.nonce)",
+                logger: logger
+            ).collect()
+            if !used.isEmpty { throw RegistryError.nonceReplayed(keyID: nonce.keyID, nonce: nonce.nonce) }
+        }
         var current: Export?
         for try await body in try await connection.query(
             """
@@ -294,14 +301,7 @@ public final class PostgresRegistryStore: RegistryStore {
             }
             throw RegistryError.storage("the idempotent result \(exportID) v\(version) is missing")
         case .store(let export, let effects):
-            if let nonce = effects.nonce {
-                let used = try await connection.query(
-                    "SELECT 1 FROM override_nonces WHERE tenant_id = \(request.tenantID) AND key_id = \(nonce.keyID) AND nonce = \(nonce.nonce)",
-                    logger: logger
-                ).collect()
-                if !used.isEmpty {
-                    throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce")
-                }
+            if let nonce = request.nonce {
                 try await connection.query(
                     "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (\(request.tenantID), \(nonce.keyID), \(nonce.nonce), \(now))",
                     logger: logger)

@@ -22,6 +22,11 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
     /// The storage failed; the message says what to check.
     case storage(String)
 
+    /// An override nonce was used before with the same key: the override is a replay.
+    static func nonceReplayed(keyID: String, nonce: String) -> RegistryError {
+        .permissionDenied("nonce '\(nonce)' was already used with key '\(keyID)': this override is a replay; sign a new override with a fresh nonce")
+    }
+
     public var rpcError: RPCError {
         switch self {
         case .qaFailed(let violations):

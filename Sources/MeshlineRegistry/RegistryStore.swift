@@ -37,8 +37,6 @@ public enum AppendPlan: Sendable {
 public struct AppendSideEffects: Sendable {
     /// Remember the publish under this key and request hash.
     public var idempotency: (key: String, requestHash: [UInt8])?
-    /// Mark this override nonce used; a nonce used before fails the append with PERMISSION_DENIED.
-    public var nonce: (keyID: String, nonce: String)?
     /// Reports for the exception router, delivered after commit until it answers.
     public var outbox: [ReportRequest] = []
     /// The W3C traceparent the reports are delivered in, so that the router's work
@@ -46,11 +44,9 @@ public struct AppendSideEffects: Sendable {
     public var traceparent: String?
 
     public init(
-        idempotency: (key: String, requestHash: [UInt8])? = nil, nonce: (keyID: String, nonce: String)? = nil, outbox: [ReportRequest] = [],
-        traceparent: String? = nil
+        idempotency: (key: String, requestHash: [UInt8])? = nil, outbox: [ReportRequest] = [], traceparent: String? = nil
     ) {
         self.idempotency = idempotency
-        self.nonce = nonce
         self.outbox = outbox
         self.traceparent = traceparent
     }
@@ -90,17 +86,23 @@ public struct AppendRequest: Sendable {
     public var liveKey: LiveKey?
     /// Read an earlier publish with this idempotency key.
     public var idempotencyKey: String?
+    /// An override's signing key and nonce: a nonce used before refuses the append
+    /// (``RegistryError/nonceReplayed(keyID:nonce:)``) before anything is decided, so a
+    /// replayed override is told it is a replay, not that its base version is old; a
+    /// stored append marks the nonce used.
+    public var nonce: (keyID: String, nonce: String)?
     /// Decides from what was read; throwing refuses the append.
     public var decide: @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
 
     public init(
-        tenantID: String, exportID: String, liveKey: LiveKey? = nil, idempotencyKey: String? = nil,
+        tenantID: String, exportID: String, liveKey: LiveKey? = nil, idempotencyKey: String? = nil, nonce: (keyID: String, nonce: String)? = nil,
         decide: @escaping @Sendable (AppendContext) throws(RegistryError) -> AppendPlan
     ) {
         self.tenantID = tenantID
         self.exportID = exportID
         self.liveKey = liveKey
         self.idempotencyKey = idempotencyKey
+        self.nonce = nonce
         self.decide = decide
     }
 }
@@ -112,9 +114,8 @@ extension AppendRequest {
     /// append, and for one that uses a nonce (whether a nonce was used is read, not
     /// enforced by a key alone), which is decided on what is stored.
     func decidedAsNewExport(now: Int64) -> (export: Export, effects: AppendSideEffects)? {
-        guard liveKey != nil,
-            case .store(let export, let effects)? = try? decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now)),
-            effects.nonce == nil
+        guard liveKey != nil, nonce == nil,
+            case .store(let export, let effects)? = try? decide(AppendContext(current: nil, liveExportID: nil, idempotent: nil, now: now))
         else { return nil }
         return (export, effects)
     }

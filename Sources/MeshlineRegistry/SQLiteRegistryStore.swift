@@ -234,6 +234,13 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     private static func applyInSavepoint(_ request: AppendRequest, now: Int64, db: Database) throws -> (export: Export, replayed: Bool) {
+        if let nonce = request.nonce,
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM override_nonces WHERE tenant_id = ? AND key_id = ? AND nonce = ?",
+                arguments: [request.tenantID, nonce.keyID, nonce.nonce]) ?? false
+        {
+            throw RegistryError.nonceReplayed(keyID: nonce.keyID, nonce: nonce.nonce)
+        }
         let current = try latestBody(db, tenantID: request.tenantID, exportID: request.exportID)
         var liveExportID: String?
         if let live = request.liveKey {
@@ -257,6 +264,11 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
             return (stored, true)
         case .store(let export, let effects):
+            if let nonce = request.nonce {
+                try db.execute(
+                    sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)",
+                    arguments: [request.tenantID, nonce.keyID, nonce.nonce, now])
+            }
             try write(export, effects, now: now, db: db, isNew: false)
             return (export, false)
         }
@@ -265,13 +277,6 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// Writes a decided version and its side effects. `isNew`: the latest-version row is
     /// inserted rather than replaced, so an existing export fails the unique key.
     private static func write(_ export: Export, _ effects: AppendSideEffects, now: Int64, db: Database, isNew: Bool) throws {
-        if let nonce = effects.nonce {
-            let used = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM override_nonces WHERE tenant_id = ? AND key_id = ? AND nonce = ?",
-                arguments: [export.tenantID, nonce.keyID, nonce.nonce]) ?? false
-            if used { throw RegistryError.permissionDenied("nonce '\(nonce.nonce)' was already used with key '\(nonce.keyID)': this override is a replay; sign a new override with a fresh nonce") }
-            try db.execute(sql: "INSERT INTO override_nonces (tenant_id, key_id, nonce, used_at) VALUES (?, ?, ?, ?)", arguments: [export.tenantID, nonce.keyID, nonce.nonce, now])
-        }
         try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)")
             .executeDirect([.text(export.tenantID), .text(export.exportID), .integer(export.version), .blob(StoredExportSize.check(export.serializedBytes(), of: export))])
         let sequence = db.lastInsertedRowID

@@ -51,9 +51,11 @@ import Testing
             tampered.change.owningParty = Party(role: .agency, name: "someone-else")
             await #expect("tampered field") { _ = try await submit(registry, tampered) } throws: { code($0) == .permissionDenied }
 
-            // A replayed nonce: the first use succeeds, the second is refused.
+            // A replayed nonce: the first use succeeds, the second is refused — the very same
+            // signed override as a replay (PERMISSION_DENIED), not as a stale base version.
             let once = try registry.signedOverride("exp-1", baseVersion: 1, nonce: "nonce-1")
             _ = try await submit(registry, once)
+            await #expect("replayed override") { _ = try await submit(registry, once) } throws: { code($0) == .permissionDenied }
             let replay = try registry.signedOverride("exp-1", baseVersion: 2, nonce: "nonce-1")
             await #expect("reused nonce") { _ = try await submit(registry, replay) } throws: { code($0) == .permissionDenied }
             #expect(try await registry.get("exp-1").version == 2)

@@ -289,12 +289,19 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
             #expect(replay.replayed && replay.export == export)
 
             func override(_ version: Int64) -> AppendRequest {
-                AppendRequest(tenantID: "acme", exportID: "exp-1") { (_: AppendContext) throws(RegistryError) -> AppendPlan in
-                    .store(Self.export("exp-1", version: version, now: clock.now), sideEffects: AppendSideEffects(nonce: ("key", "n-1")))
+                AppendRequest(tenantID: "acme", exportID: "exp-1", nonce: ("key", "n-1")) { (state: AppendContext) throws(RegistryError) -> AppendPlan in
+                    // A used nonce is refused before the decision (which would refuse the stale version).
+                    guard state.current?.version == version - 1 else { throw .staleVersion(expected: version - 1, current: state.current?.version ?? 0) }
+                    return .store(Self.export("exp-1", version: version, now: clock.now), sideEffects: AppendSideEffects())
                 }
             }
             _ = try await store.append(override(2))
-            await #expect(throws: RegistryError.self) { _ = try await store.append(override(3)) }
+            for replay in [override(2), override(3)] {
+                await #expect { _ = try await store.append(replay) } throws: { error in
+                    guard case .permissionDenied(let message) = error as? RegistryError else { return false }
+                    return message.contains("replay")
+                }
+            }
             #expect(try await store.export(tenantID: "acme", exportID: "exp-1", version: nil)?.version == 2)
         }
     }
