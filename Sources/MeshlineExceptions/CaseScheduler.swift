@@ -239,7 +239,7 @@ public struct CaseScheduler: Sendable {
 }
 
 /// A value set inside a storage transaction and read once the transaction committed.
-private final class Committed<Value: Sendable>: Sendable {
+final class Committed<Value: Sendable>: Sendable {
     private let box: Mutex<Value>
 
     init(_ value: Value) { box = Mutex(value) }

@@ -91,6 +91,9 @@ public final class ExceptionRouterService: RPCService {
             // A late report of an older version: nothing newer carries over into it.
             earlier = nil
         }
+        if let open = earlier, request.kind != .rejection, let attached = try await attach(request, to: open) {
+            return ReportResponse(exceptionCase: attached.exceptionCase, duplicate: false)
+        }
         let export = try await registryExport(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion)
         let now = clock()
         var record = Self.newRecord(request, export: export, earlier: earlier, now: now)
@@ -103,6 +106,28 @@ public final class ExceptionRouterService: RPCService {
             logCase("case opened", stored.exceptionCase, ["kind": "\(request.kind.protoName)", "reason": "\(stored.exceptionCase.reason.protoName)"])
         }
         return ReportResponse(exceptionCase: stored.exceptionCase, duplicate: duplicate)
+    }
+
+    /// Adds a backorder or expiry of a newer version to the export's case while that case
+    /// is open (nil when it is resolved): the backorder its own retry published, or that
+    /// backorder's TTL passing while it waits for stock, is part of the case, not a second
+    /// case with a second customer notice. A rejection still opens a case of its own: the
+    /// open case may be retrying, and the rejected version is then its outcome's next failure.
+    private func attach(_ request: ReportRequest, to open: CaseRecord) async throws(ExceptionError) -> CaseRecord? {
+        guard open.exceptionCase.state != .resolved else { return nil }
+        let attached = Committed(false)
+        let now = clock()
+        let stored = try await store.update(tenantID: open.exceptionCase.tenantID, caseID: open.exceptionCase.caseID) {
+            (current: CaseRecord) throws(ExceptionError) -> CaseChange? in
+            guard current.exceptionCase.state != .resolved else { return nil }
+            var record = current
+            record.exceptionCase.exportVersion = max(record.exceptionCase.exportVersion, request.exportVersion)
+            let what = request.kind == .expiry ? "expired" : "backordered"
+            CaseRules.note(&record, at: now, "\(request.exportID)@\(request.exportVersion) \(what): v\(request.exportVersion) reported into this open case")
+            attached.set(true)
+            return CaseChange(record: record, notifications: [])
+        }
+        return attached.value ? stored : nil
     }
 
     /// A new case for `request`. Warehouses that rejected earlier versions of the

@@ -160,9 +160,14 @@ final class TestDecision: Sendable {
             _ = try await mesh.reject(export.exportID, reason: .outOfStock)
             await mesh.deliverReports(to: router)
             await retryNow(mesh, router, try await router.onlyCase(export.exportID))
+            // The registry reports the backorder the retry published: it belongs to the case
+            // already waiting for stock, not to a second one with a second customer notice.
+            #expect(await mesh.deliverReports(to: router) == 1)
             let waiting = try await router.onlyCase(export.exportID)
-            #expect(try await mesh.get(export.exportID).kind == .backorder)
+            let backorder = try await mesh.get(export.exportID)
+            #expect(backorder.kind == .backorder)
             #expect(waiting.state == .queued && waiting.queue == "backorder")
+            #expect(waiting.exportVersion == backorder.version && waiting.history.contains { $0.change.contains("v\(backorder.version) reported into this open case") })
 
             // Polls before stock arrives change nothing.
             mesh.clock.advance(by: minute)
