@@ -304,7 +304,7 @@ let package = Package(
         // Service plumbing (API keys, rate limits, metrics, tracing) on real service processes.
         .testTarget(
             name: "MeshlineServiceTests",
-            dependencies: ["MeshlineModels", "MeshlineRPC", "MeshlineHTTP2", "MeshlineTestSupport"],
+            dependencies: ["MeshlineModels", "MeshlineRPC", "MeshlineHTTP2", "MeshlineService", "MeshlineTestSupport"],
             swiftSettings: strictSettings
         ),
         // The meshline CLI as a user runs it, against real service processes.

@@ -29,7 +29,12 @@ public final class APIKeyPolicy: CallPolicy {
     private let keysByHash: [[UInt8]: Key]
     private let requireKeys: Bool
     private let tenantRate: Double?
-    private let buckets = Mutex<[String: TokenBucket]>([:])
+    private let buckets = Mutex(Buckets())
+
+    private struct Buckets {
+        var byTenant: [String: TokenBucket] = [:]
+        var prunedAt: ContinuousClock.Instant?
+    }
 
     /// `keys` nil admits anonymous callers (rate limits only); `tenantRate` nil: no limit.
     public init(keys: [Key]?, tenantRate: Double?) {
@@ -58,10 +63,19 @@ public final class APIKeyPolicy: CallPolicy {
             throw RPCError(code: .permissionDenied, message: "API key '\(principal.name)' may not act for tenant '\(tenant)'")
         }
         guard let tenantRate, !tenant.isEmpty else { return }
+        // Tenant names come from callers: each bucket's key is bounded like every identifier.
+        guard tenant.utf8.count <= Identifier.maximumLength else {
+            throw RPCError(code: .invalidArgument, message: "tenant_id is longer than \(Identifier.maximumLength) bytes")
+        }
+        let now = ContinuousClock.now
         let admitted = buckets.withLock { buckets in
-            // Bounded: tenant names come from callers, so forget idle buckets when there are many.
-            if buckets.count > 10_000 { buckets = buckets.filter { $0.value.tokens < tenantRate } }
-            return buckets[tenant, default: TokenBucket(rate: tenantRate)].take(now: ContinuousClock.now)
+            // Bounded: when there are many buckets, at most once a second, forget those idle
+            // for a second — full again, so the same as a new one.
+            if buckets.byTenant.count > Self.bucketsKeptWithoutPruning, buckets.prunedAt.map({ now - $0 >= .seconds(1) }) ?? true {
+                buckets.byTenant = buckets.byTenant.filter { $0.value.refilledAt.map { now - $0 < .seconds(1) } ?? false }
+                buckets.prunedAt = now
+            }
+            return buckets.byTenant[tenant, default: TokenBucket(rate: tenantRate)].take(now: now)
         }
         if !admitted {
             throw RPCError(code: .resourceExhausted, message: "tenant '\(tenant)' is over its limit of \(Int(tenantRate)) calls per second; retry with backoff")
@@ -69,6 +83,12 @@ public final class APIKeyPolicy: CallPolicy {
     }
 
     static func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
+
+    /// Buckets kept before idle ones are forgotten.
+    static let bucketsKeptWithoutPruning = 10_000
+
+    /// Tenants with a bucket (for tests).
+    var bucketCount: Int { buckets.withLock { $0.byTenant.count } }
 
     // MARK: Keys file
 
