@@ -320,6 +320,10 @@ public final class ExceptionRouterService: RPCService {
         guard parts[0] == exceptionCase.exportID else {
             throw .invalidRequest(field: field, reason: "names export '\(parts[0])' but the case is about '\(exceptionCase.exportID)'")
         }
+        // An override made before the case (an earlier decision's) does not resolve it.
+        guard version > exceptionCase.exportVersion else {
+            throw .invalidRequest(field: field, reason: "'\(reference)' is not newer than the case's version \(exceptionCase.exportVersion); pass the version the override of this case produced")
+        }
         let export: Export
         do {
             export = try await registryExport(tenantID: exceptionCase.tenantID, exportID: exceptionCase.exportID, version: version)

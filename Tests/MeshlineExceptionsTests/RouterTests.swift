@@ -112,8 +112,12 @@ import Testing
             // An override must point at a version a signed override produced.
             await #expect { _ = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c"), by: "agency:bob") } throws: { code($0) == .invalidArgument }
             await #expect { _ = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c@9"), by: "agency:bob") } throws: { code($0) == .failedPrecondition }
-            await #expect { _ = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c@1"), by: "agency:bob") } throws: { code($0) == .failedPrecondition }
+            // Not newer than the case's version: whatever made it came before the case.
+            await #expect { _ = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c@1"), by: "agency:bob") } throws: { code($0) == .invalidArgument }
             let overridden = try await mesh.override("exp-c")
+            // Newer, but not made by an override: a later acknowledgement.
+            let accepted = try await mesh.acknowledge("exp-c", version: overridden.version, .accepted)
+            await #expect { _ = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c@\(accepted.version)"), by: "agency:bob") } throws: { code($0) == .failedPrecondition }
             let resolved = try await router.resolve(caseID, Resolution(kind: .overridden, overrideRef: "exp-c@\(overridden.version)"), by: "agency:bob")
             #expect(resolved.state == .resolved && resolved.resolution == Resolution(kind: .overridden, overrideRef: "exp-c@\(overridden.version)"))
             await #expect { _ = try await router.resolve(caseID, Resolution(kind: .cancelled, reason: "again"), by: "agency:bob") } throws: { code($0) == .failedPrecondition }
