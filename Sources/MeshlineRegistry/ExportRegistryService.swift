@@ -12,6 +12,8 @@ public final class ExportRegistryService: RPCService {
         public var overrideFreshness: Int64 = 5 * 60 * 1000
         /// Longest idempotency key, identifier and free text accepted in requests.
         public var maximumKeyLength = 128
+        /// Exports Reconcile reads at a time (its memory is one page plus the tallies).
+        public var reconcilePageSize = 1000
 
         public init() {}
     }
@@ -416,9 +418,17 @@ public final class ExportRegistryService: RPCService {
         guard request.fromUnixMs < to else {
             throw .invalidRequest(field: "from_unix_ms", reason: "must be before to_unix_ms (or now)")
         }
-        let exports = try await store.routingExports(tenantID: request.tenantID, shipByFrom: request.fromUnixMs, to: to)
-        let report = Reconciliation.report(tenantID: request.tenantID, from: request.fromUnixMs, to: to, now: now, exports: exports)
-        return ReconcileResponse(report: report)
+        // Page by page: a range may hold more exports than should be in memory at once.
+        var tally = Reconciliation(now: now)
+        var cursor: String?
+        while true {
+            let page = try await store.routingExports(
+                tenantID: request.tenantID, shipByFrom: request.fromUnixMs, to: to, after: cursor, limit: configuration.reconcilePageSize)
+            tally.add(page)
+            guard page.count == configuration.reconcilePageSize, let last = page.last else { break }
+            cursor = last.exportID
+        }
+        return ReconcileResponse(report: tally.report(tenantID: request.tenantID, from: request.fromUnixMs, to: to))
     }
 
     // MARK: Checks

@@ -456,12 +456,13 @@ public final class PostgresRegistryStore: RegistryStore {
             """)
     }
 
-    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export] {
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
         try await bodies(
             """
             SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
             WHERE l.tenant_id = \(tenantID) AND l.kind = \(Int32(ExportKind.routing.rawValue)) AND l.ship_by >= \(from) AND l.ship_by < \(to)
-            ORDER BY l.export_id COLLATE "C"
+              AND (\(cursor)::TEXT IS NULL OR l.export_id COLLATE "C" > \(cursor))
+            ORDER BY l.export_id COLLATE "C" LIMIT \(limit)
             """)
     }
 

@@ -1,14 +1,22 @@
 public import MeshlineModels
 
-/// SLA outcomes of routing exports against their actual ship times.
-public enum Reconciliation {
-    /// The report over `exports` (latest versions of routing exports whose ship-by
-    /// lies in the range). Cancelled exports are left out: nothing was due.
-    public static func report(tenantID: String, from: Int64, to: Int64, now: Int64, exports: [Export]) -> ReconcileReport {
-        var total = Accumulator()
-        var byOwner: [String: Accumulator] = [:]
-        var byWarehouse: [String: Accumulator] = [:]
-        var byServiceLevel: [String: Accumulator] = [:]
+/// SLA outcomes of routing exports against their actual ship times, tallied page by
+/// page (a tenant's range may hold more exports than one read should load).
+public struct Reconciliation {
+    private let now: Int64
+    private var total = Accumulator()
+    private var byOwner: [String: Accumulator] = [:]
+    private var byWarehouse: [String: Accumulator] = [:]
+    private var byServiceLevel: [String: Accumulator] = [:]
+
+    /// A tally as of `now` (exports still open past their ship-by count as such).
+    public init(now: Int64) {
+        self.now = now
+    }
+
+    /// Counts `exports` (latest versions of routing exports whose ship-by lies in the
+    /// range). Cancelled exports are left out: nothing was due.
+    public mutating func add(_ exports: [Export]) {
         for export in exports where export.state != .cancelled {
             guard let shipBy = export.sla?.shipByUnixMs else { continue }
             let outcome: Accumulator.Outcome
@@ -22,6 +30,10 @@ public enum Reconciliation {
             byWarehouse[export.warehouseID, default: Accumulator()].add(outcome)
             byServiceLevel[export.sla?.serviceLevel ?? "", default: Accumulator()].add(outcome)
         }
+    }
+
+    /// The report over everything added.
+    public func report(tenantID: String, from: Int64, to: Int64) -> ReconcileReport {
         func groups(_ accumulators: [String: Accumulator]) -> [SlaOutcomeGroup] {
             accumulators.sorted { $0.key < $1.key }.map { SlaOutcomeGroup(key: $0.key, outcome: $0.value.outcome) }
         }

@@ -206,8 +206,9 @@ public protocol RegistryStore: Sendable {
     func lastSequence() async throws(RegistryError) -> Int64
     /// Latest versions still published whose TTL has passed.
     func expired(now: Int64, limit: Int) async throws(RegistryError) -> [Export]
-    /// Latest versions of routing exports with ship-by in `[from, to)`.
-    func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export]
+    /// Latest versions of routing exports with ship-by in `[from, to)`, ordered by export
+    /// id (bytes), after `cursor` (an export id), at most `limit`.
+    func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export]
     /// Every stored version of every export, in commit order, page by page.
     func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit]
 

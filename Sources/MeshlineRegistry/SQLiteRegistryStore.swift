@@ -413,13 +413,14 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64) async throws(RegistryError) -> [Export] {
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
         try await read { db in
             try Data.fetchAll(
                 db, sql: """
                     SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
-                    WHERE l.tenant_id = ? AND l.kind = ? AND l.ship_by >= ? AND l.ship_by < ? ORDER BY l.export_id
-                    """, arguments: [tenantID, ExportKind.routing.rawValue, from, to]
+                    WHERE l.tenant_id = ? AND l.kind = ? AND l.ship_by >= ? AND l.ship_by < ? AND (? IS NULL OR l.export_id > ?)
+                    ORDER BY l.export_id LIMIT ?
+                    """, arguments: [tenantID, ExportKind.routing.rawValue, from, to, cursor, cursor, limit]
             ).map(Self.decode)
         }
     }

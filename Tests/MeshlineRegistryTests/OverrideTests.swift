@@ -86,8 +86,12 @@ import Testing
 }
 
 @Suite struct ReconcileTests {
-    @Test func outcomesAreCountedByOwnerWarehouseAndServiceLevel() async throws {
-        try await withRegistry { registry in
+    /// Also read a page at a time (1 and 3 exports per read): the report is the same.
+    @Test(arguments: [1000, 1, 3])
+    func outcomesAreCountedByOwnerWarehouseAndServiceLevel(pageSize: Int) async throws {
+        var configuration = ExportRegistryService.Configuration()
+        configuration.reconcilePageSize = pageSize
+        try await withRegistry(configuration: configuration) { registry in
             let now = registry.clock.now
             let hour: Int64 = 3_600_000
             // Ship-by in one hour for all; then the clock moves 2 hours on.

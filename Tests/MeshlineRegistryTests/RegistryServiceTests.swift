@@ -7,8 +7,11 @@ import MeshlineRegistry
 import Synchronization
 import Testing
 
-func withRegistry(tenants: TenantDirectory = TestRegistry.defaultTenants(), clock: TestClock = TestClock(), _ body: (TestRegistry) async throws -> Void) async throws {
-    let registry = try await TestRegistry(tenants: tenants, clock: clock)
+func withRegistry(
+    tenants: TenantDirectory = TestRegistry.defaultTenants(), clock: TestClock = TestClock(),
+    configuration: ExportRegistryService.Configuration = ExportRegistryService.Configuration(), _ body: (TestRegistry) async throws -> Void
+) async throws {
+    let registry = try await TestRegistry(tenants: tenants, clock: clock, configuration: configuration)
     do {
         try await body(registry)
     } catch {

@@ -70,7 +70,7 @@ import Testing
         let store = try SQLiteRegistryStore(path: path, clock: { clock.now })
         #expect(try await store.list(tenantID: "acme", filter: ExportFilter(), after: nil, limit: 10) == [first, second])
         #expect(try await store.list(tenantID: "acme", filter: ExportFilter(orderID: "p"), after: nil, limit: 10) == [second])
-        #expect(try await store.routingExports(tenantID: "acme", shipByFrom: 0, to: .max).count == 2)
+        #expect(try await store.routingExports(tenantID: "acme", shipByFrom: 0, to: .max, after: nil, limit: 10).count == 2)
         let replay = try await store.append(StorageContractTests.publishNew(StorageContractTests.export("exp-9", order: "q", now: clock.now), key: "k-2", seen: seen))
         #expect(replay.replayed && replay.export == second)
         await #expect(throws: RegistryError.self) {

@@ -334,8 +334,10 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
             _ = try await store.append(Self.create(Self.export("exp-2", state: .accepted, now: clock.now)))
             #expect(try await store.expired(now: clock.now, limit: 10).isEmpty)
             #expect(try await store.expired(now: clock.now + 3_600_000, limit: 10).map(\.exportID) == ["exp-1"])
-            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000).map(\.exportID) == ["exp-1", "exp-2"])
-            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 7_200_000, to: clock.now + 9_000_000).isEmpty)
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: nil, limit: 10).map(\.exportID) == ["exp-1", "exp-2"])
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: "exp-1", limit: 10).map(\.exportID) == ["exp-2"])
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: nil, limit: 1).map(\.exportID) == ["exp-1"])
+            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 7_200_000, to: clock.now + 9_000_000, after: nil, limit: 10).isEmpty)
         }
     }
 

@@ -20,12 +20,15 @@ final class TestRegistry: Sendable {
     static let tenant = "acme"
     static let otherTenant = "globex"
 
-    init(tenants: TenantDirectory = TestRegistry.defaultTenants(), clock: TestClock = TestClock()) async throws {
+    init(
+        tenants: TenantDirectory = TestRegistry.defaultTenants(), clock: TestClock = TestClock(),
+        configuration: ExportRegistryService.Configuration = ExportRegistryService.Configuration()
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-registry-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.clock = clock
         store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path, clock: { clock.now })
-        service = ExportRegistryService(store: store, tenants: tenants, clock: { clock.now })
+        service = ExportRegistryService(store: store, tenants: tenants, configuration: configuration, clock: { clock.now })
         var configuration = RPCServer.Configuration()
         configuration.threads = 1
         server = RPCServer(configuration: configuration, services: [service])
