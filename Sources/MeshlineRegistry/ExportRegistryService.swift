@@ -224,6 +224,12 @@ public final class ExportRegistryService: RPCService {
             sequence = try await store.lastSequence()
         }
         let parties = Set(request.parties.map(\.text))
+        func involves(_ export: Export) -> Bool {
+            ([export.owningParty].compactMap { $0 } + export.watchers).contains { parties.contains($0.text) }
+        }
+        // Whether the latest version this stream saw of an export involved the parties
+        // (bounded; what it forgets is read again from the store).
+        var involvedBefore: [String: Bool] = [:]
         let wakeups = notifier.subscribe()
         defer { notifier.unsubscribe(wakeups.id) }
         while !Task.isCancelled {
@@ -231,8 +237,21 @@ public final class ExportRegistryService: RPCService {
             for commit in commits {
                 sequence = commit.sequence
                 if !parties.isEmpty {
-                    let involved = [commit.export.owningParty].compactMap { $0 } + commit.export.watchers
-                    guard involved.contains(where: { parties.contains($0.text) }) else { continue }
+                    let export = commit.export
+                    let involvedNow = involves(export)
+                    // A version that takes the export away from the parties (a new owner, a
+                    // watcher removed) is theirs to see too: it tells them to stop working on it.
+                    var wasInvolved = false
+                    if !involvedNow, export.version > 1 {
+                        if let known = involvedBefore[export.exportID] {
+                            wasInvolved = known
+                        } else if let previous = try await store.export(tenantID: export.tenantID, exportID: export.exportID, version: export.version - 1) {
+                            wasInvolved = involves(previous)
+                        }
+                    }
+                    if involvedBefore.count >= 10_000 { involvedBefore.removeAll(keepingCapacity: true) }
+                    involvedBefore[export.exportID] = involvedNow
+                    guard involvedNow || wasInvolved else { continue }
                 }
                 // Suspends while the watcher's connection is backed up: a slow watcher
                 // holds at most one page of commits, never the whole log.

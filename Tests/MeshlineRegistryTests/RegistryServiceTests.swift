@@ -216,12 +216,40 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
             other.watchers = []
             _ = try await registry.publish(other)
             _ = try await registry.publish(registry.export("exp-mine"))
-            let stream = try await registry.client.serverStreaming(
-                ExportRegistryDescriptor.watch,
-                WatchRequest(tenantID: TestRegistry.tenant, parties: [Party(role: .merchant, name: "acme-ops")], fromBeginning: true), as: WatchEvent.self)
-            var iterator = stream.makeAsyncIterator()
-            #expect(try await iterator.next()?.export?.exportID == "exp-mine")
+            // The version that takes the export away from the watcher is still the watcher's
+            // to see (it must stop working on it); the versions after it are not.
+            var takenAway = registry.export("exp-mine")
+            takenAway.owningParty = Party(role: .agency, name: "another-team")
+            takenAway.watchers = []
+            _ = try await registry.publish(takenAway, expected: 1)
+            _ = try await registry.publish(takenAway, expected: 2)
+            _ = try await registry.publish(registry.export("exp-last"))
+            for fromBeginning in [true, false] {
+                // Also resumed right after v1, so that the stream has not seen v1 itself.
+                let afterV1 = fromBeginning ? "" : try await Self.cursor(after: "exp-mine", version: 1, registry)
+                let stream = try await registry.client.serverStreaming(
+                    ExportRegistryDescriptor.watch,
+                    WatchRequest(tenantID: TestRegistry.tenant, parties: [Party(role: .merchant, name: "acme-ops")], cursor: afterV1, fromBeginning: fromBeginning),
+                    as: WatchEvent.self)
+                var iterator = stream.makeAsyncIterator()
+                var seen: [String] = []
+                for _ in 0..<(fromBeginning ? 3 : 2) {
+                    guard let export = try await iterator.next()?.export else { break }
+                    seen.append("\(export.exportID)@\(export.version)")
+                }
+                #expect(seen == (fromBeginning ? ["exp-mine@1", "exp-mine@2", "exp-last@1"] : ["exp-mine@2", "exp-last@1"]))
+            }
         }
+    }
+
+    /// The cursor of the event of `exportID`@`version` in an unfiltered Watch from the beginning.
+    static func cursor(after exportID: String, version: Int64, _ registry: TestRegistry) async throws -> String {
+        let stream = try await registry.client.serverStreaming(
+            ExportRegistryDescriptor.watch, WatchRequest(tenantID: TestRegistry.tenant, fromBeginning: true), as: WatchEvent.self)
+        for try await event in stream where event.export?.exportID == exportID && event.export?.version == version {
+            return event.cursor
+        }
+        return ""
     }
 
     @Test func acknowledgementsMoveTheStateAndRejectionsReachTheRouter() async throws {
