@@ -84,13 +84,6 @@ public final class ExportRegistryService: RPCService {
         }
         let now = clock()
         let violations = export.qaViolations(context: ExportQAContext(nowUnixMs: now, serviceLevels: tenants.tenants[request.tenantID]?.serviceLevels))
-        guard violations.isEmpty else {
-            metrics.refusedByQA(violations)
-            logEvent("publish refused by the QA gate", tenant: request.tenantID, exportID: export.exportID, [
-                "rules": "\(Set(violations.map(\.rule)).sorted().joined(separator: ","))"
-            ])
-            throw .qaFailed(violations)
-        }
 
         // What the publish asks for, independent of the key and of registry-owned fields.
         export.auditTrail = []
@@ -102,6 +95,18 @@ public final class ExportRegistryService: RPCService {
         let requestHash = Array(SHA256.hash(data: export.serializedBytes() + Array(String(request.expectedVersion).utf8)))
         let expected = request.expectedVersion
         let key = request.idempotencyKey.isEmpty ? nil : request.idempotencyKey
+        guard violations.isEmpty else {
+            // A retry of a publish that was stored gets the stored export even when the gate
+            // would now refuse it (its TTL passed since, the tenant's SLA list changed).
+            if let key, let stored = try await storedPublish(tenantID: request.tenantID, exportID: export.exportID, key: key, requestHash: requestHash) {
+                return PublishResponse(export: stored, replayed: true)
+            }
+            metrics.refusedByQA(violations)
+            logEvent("publish refused by the QA gate", tenant: request.tenantID, exportID: export.exportID, [
+                "rules": "\(Set(violations.map(\.rule)).sorted().joined(separator: ","))"
+            ])
+            throw .qaFailed(violations)
+        }
         let actor = Self.actor(context, fallback: "tenant:\(request.tenantID)")
         let submitted = export
 
@@ -158,6 +163,19 @@ public final class ExportRegistryService: RPCService {
             logEvent("export published", stored, ["kind": "\(stored.kind.protoName)", "owner": "\(stored.owningParty?.text ?? "")"])
         }
         return PublishResponse(export: stored, replayed: replayed)
+    }
+
+    /// The export an earlier publish with this idempotency key and request stored, if any.
+    private func storedPublish(tenantID: String, exportID: String, key: String, requestHash: [UInt8]) async throws(RegistryError) -> Export? {
+        do {
+            return try await append(AppendRequest(tenantID: tenantID, exportID: exportID, idempotencyKey: key) {
+                (state: AppendContext) throws(RegistryError) -> AppendPlan in
+                guard let earlier = state.idempotent, earlier.requestHash == requestHash else { throw .notFound(exportID: exportID) }
+                return .replay(exportID: earlier.exportID, version: earlier.version)
+            }).export
+        } catch .notFound {
+            return nil
+        }
     }
 
     // MARK: Reads

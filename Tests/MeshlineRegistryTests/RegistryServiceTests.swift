@@ -61,13 +61,21 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
 
     @Test func idempotentRetriesReturnTheStoredExportAndReusedKeysAreRefused() async throws {
         try await withRegistry { registry in
-            let first = try await registry.publish(registry.export("exp-1"), key: "retry-me")
-            let again = try await registry.publish(registry.export("exp-1"), key: "retry-me")
+            let original = registry.export("exp-1")
+            let first = try await registry.publish(original, key: "retry-me")
+            let again = try await registry.publish(original, key: "retry-me")
             #expect(again.replayed && again.export == first.export)
             var changed = registry.export("exp-1")
             changed.intendedAction = "route-to-warehouse:WH-B"
             changed.warehouseID = "WH-B"
             await #expect { _ = try await registry.publish(changed, key: "retry-me") } throws: { code($0) == .alreadyExists }
+
+            // A retry that comes after the TTL has passed still gets what was stored; a
+            // new publish of the same content is refused by the QA gate.
+            registry.clock.advance(by: 2 * 3_600_000)
+            let late = try await registry.publish(original, key: "retry-me")
+            #expect(late.replayed && late.export == first.export)
+            await #expect { _ = try await registry.publish(original, key: "another-key") } throws: { code($0) == .invalidArgument }
         }
     }
 
