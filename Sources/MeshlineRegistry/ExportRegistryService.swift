@@ -131,6 +131,11 @@ public final class ExportRegistryService: RPCService {
             } else {
                 guard let current = state.current else { throw .notFound(exportID: submitted.exportID) }
                 guard current.version == expected else { throw .staleVersion(expected: expected, current: current.version) }
+                // A shipped or cancelled export stays finished: superseding it would make the
+                // order live again (and shippable twice). An expired one may be re-decided.
+                guard ![.completed, .cancelled].contains(current.state) else {
+                    throw .conflict("export '\(current.exportID)' v\(current.version) is \(current.state.protoName) and is not superseded; publish a new export for the order")
+                }
                 guard current.orderID == submitted.orderID else {
                     throw .invalidRequest(field: "export.order_id", reason: "must stay '\(current.orderID)' when superseding")
                 }

@@ -298,6 +298,9 @@ func code(_ error: any Error) -> StatusCode? { (error as? RPCError)?.code }
             }
             let done = try await registry.acknowledge("exp-2", version: 1, .completed, shippedAt: registry.clock.now)
             #expect(done.state == .completed && done.shippedAtUnixMs == registry.clock.now)
+            // A shipped export is finished: superseding it would make the order live again.
+            await #expect { _ = try await registry.publish(registry.export("exp-2"), expected: done.version) } throws: { code($0) == .failedPrecondition }
+            #expect(try await registry.get("exp-2").state == .completed)
 
             await routerClient.close()
             await routerServer.shutdown()
