@@ -19,6 +19,45 @@ import Testing
         await store.close()
     }
 
+    /// SQLite undoes a whole transaction on some errors (disk full, I/O, out of memory).
+    /// A batch must then fail as a whole: its earlier appends are gone, and a later
+    /// append's savepoint must not start and commit a transaction of its own (plain
+    /// SQLite does exactly that; GRDB refuses statements once its transaction is gone,
+    /// which is why the savepoints must stay GRDB's). So an append answered OK is on
+    /// disk, and one answered with an error is not.
+    @Test func aBatchThatLosesItsTransactionFailsAsAWhole() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let clock = TestClock()
+        let store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path, clock: { clock.now })
+        // Room for a few exports more than the empty database: the batch fills the disk halfway.
+        try await store.pool.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            try db.execute(sql: "PRAGMA max_page_count = \(pages + 4)")
+        }
+        let outcomes = try await StorageContractTests.whileCommitsAreHeld(store, now: clock.now) {
+            await withTaskGroup(of: (String, Bool).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        var export = StorageContractTests.export("full-\(index)", now: clock.now)
+                        // Large and small ones, so that small ones could still fit after a large one filled the disk.
+                        export.lines = (0..<(index % 2 == 0 ? 100 : 1)).map { ExportLine(sku: "SKU-\(index)-\($0)", quantity: 1) }
+                        let stored = (try? await store.append(StorageContractTests.create(export))) != nil
+                        return (export.exportID, stored)
+                    }
+                }
+                return await group.reduce(into: [(String, Bool)]()) { $0.append($1) }
+            }
+        }
+        #expect(outcomes.contains { !$0.1 }, "the disk never filled; the test needs a smaller max_page_count")
+        for (exportID, answeredOK) in outcomes {
+            let onDisk = try await store.export(tenantID: "acme", exportID: exportID, version: nil) != nil
+            #expect(onDisk == answeredOK, "\(exportID): answered \(answeredOK ? "OK" : "with an error") but \(onDisk ? "stored" : "not stored")")
+        }
+        await store.close()
+    }
+
     /// The cache Gets are answered from: the newest version of each of the last
     /// `capacity` exports written, the export first written longest ago out first.
     @Test func recentExportsKeepTheLatestVersionsOfTheLastExportsWritten() {
