@@ -313,6 +313,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             try stream.deframer.append(bytes)
         } catch {
             fail(stream, error)
+            return
+        }
+        // Every method takes one request message, and nghttp2 keeps opening the window:
+        // refuse a second message as soon as its first byte arrives instead of at
+        // END_STREAM, so a stream never holds more than one message.
+        if stream.deframer.readyCount > 1 || (stream.deframer.readyCount == 1 && stream.deframer.hasPartialMessage) {
+            fail(stream, Self.moreThanOneMessage)
         }
     }
 
@@ -360,6 +367,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     // MARK: Calls
 
+    private static let moreThanOneMessage = RPCError(
+        code: .internal, message: "the request has more than one message; unary and server-streaming calls take exactly one")
+
     private func requestComplete(_ stream: ServerStream) {
         guard let request = stream.deframer.next() else {
             if stream.deframer.hasPartialMessage {
@@ -370,7 +380,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             return
         }
         if stream.deframer.next() != nil {
-            fail(stream, RPCError(code: .internal, message: "the request has more than one message; unary and server-streaming calls take exactly one"))
+            fail(stream, Self.moreThanOneMessage)
             return
         }
         stream.request = request
