@@ -251,7 +251,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func streamEndedHeaders(_ streamID: Int32, endStream: Bool) {
         guard let stream = streams[streamID] else { return }
         if endStream { stream.remoteClosed = true }
-        guard stream.phase == .headers else { return }  // trailers from a client: ignored
+        guard stream.phase == .headers else {
+            // Trailers from a client: their fields are ignored, but their END_STREAM ends the request.
+            if endStream && stream.phase == .body { requestComplete(stream) }
+            return
+        }
         if let method = stream.method, method != "POST" {
             respondHTTPError(stream, status: 405, message: "gRPC calls use POST, not \(method)")
             return
