@@ -32,6 +32,29 @@ import Testing
         }
     }
 
+    @Test func cancelledPausedStreamsGiveTheConnectionWindowBack() async throws {
+        let observations = EchoService.Observations()
+        try await withServer(services: [EchoService(observations: observations)]) { _, port in
+            try await withClient(port: port) { client in
+                // 24 streams that nobody reads: each holds back up to its 1 MiB stream
+                // window, more than the connection's 16 MiB in all.
+                var streams: [ResponseStream<EchoResponse>] = []
+                for _ in 0..<24 {
+                    streams.append(try await client.serverStreaming(
+                        EchoDescriptor.expand, EchoRequest(text: "paused", responseSize: 16_384, responseCount: 100_000), timeout: .seconds(60)))
+                }
+                let settled = try await settledCount { observations.messagesWritten("paused") }
+                #expect(settled > 0 && settled < 24 * 200, "\(settled) messages were sent to readers that read nothing")
+                streams.removeAll()  // cancels every call
+
+                // A call on the same connection still gets its response (without the
+                // window back it would wait for DATA that can never be sent).
+                let response: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(text: "after", responseSize: 65_536), timeout: .seconds(5))
+                #expect(response.payload.count == 65_536)
+            }
+        }
+    }
+
     @Test func deadlinesCancelTheHandler() async throws {
         let observations = EchoService.Observations()
         try await withServer(services: [EchoService(observations: observations)]) { _, port in
