@@ -31,7 +31,7 @@ public enum DecisionError: Error, Sendable, Equatable, RPCErrorConvertible {
         case .invalid(let violations):
             return RPCError.badRequest(
                 violations.prefix(3).map { "\($0.field) \($0.reason)" }.joined(separator: "; ")
-                    + (violations.count > 3 ? "; … (\(violations.count) violations, all in grpc-status-details-bin)" : ""),
+                    + (violations.count > 3 ? "; … (\(violations.count) violations, listed in grpc-status-details-bin)" : ""),
                 violations: violations.map { BadRequest.FieldViolation(field: $0.field, description: "\($0.reason) [\($0.rule)]") })
         case .ruleFile(let message):
             return RPCError(code: .invalidArgument, message: message)

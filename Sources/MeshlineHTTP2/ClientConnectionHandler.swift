@@ -225,6 +225,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         guard !call.finished else { return }
         call.finished = true
         call.deadline?.cancel()
+        // Bytes held back while the consumer was paused still count against the
+        // connection's window: give them back, or every later call on it stalls.
+        if call.unconsumedBytes > 0 {
+            session.consume(call.streamID, bytes: call.unconsumedBytes)
+            call.unconsumedBytes = 0
+            scheduleFlush()
+        }
         switch call.delivery {
         case .unary(let continuation):
             if let error {

@@ -251,7 +251,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func streamEndedHeaders(_ streamID: Int32, endStream: Bool) {
         guard let stream = streams[streamID] else { return }
         if endStream { stream.remoteClosed = true }
-        guard stream.phase == .headers else { return }  // trailers from a client: ignored
+        guard stream.phase == .headers else {
+            // Trailers from a client: their fields are ignored, but their END_STREAM ends the request.
+            if endStream && stream.phase == .body { requestComplete(stream) }
+            return
+        }
         if let method = stream.method, method != "POST" {
             respondHTTPError(stream, status: 405, message: "gRPC calls use POST, not \(method)")
             return
@@ -313,6 +317,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             try stream.deframer.append(bytes)
         } catch {
             fail(stream, error)
+            return
+        }
+        // Every method takes one request message, and nghttp2 keeps opening the window:
+        // refuse a second message as soon as its first byte arrives instead of at
+        // END_STREAM, so a stream never holds more than one message.
+        if stream.deframer.readyCount > 1 || (stream.deframer.readyCount == 1 && stream.deframer.hasPartialMessage) {
+            fail(stream, Self.moreThanOneMessage)
         }
     }
 
@@ -360,6 +371,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
 
     // MARK: Calls
 
+    private static let moreThanOneMessage = RPCError(
+        code: .internal, message: "the request has more than one message; unary and server-streaming calls take exactly one")
+
     private func requestComplete(_ stream: ServerStream) {
         guard let request = stream.deframer.next() else {
             if stream.deframer.hasPartialMessage {
@@ -370,7 +384,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
             return
         }
         if stream.deframer.next() != nil {
-            fail(stream, RPCError(code: .internal, message: "the request has more than one message; unary and server-streaming calls take exactly one"))
+            fail(stream, Self.moreThanOneMessage)
             return
         }
         stream.request = request

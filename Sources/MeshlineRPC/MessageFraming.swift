@@ -24,6 +24,9 @@ public struct MessageDeframer: Sendable {
     /// Whether bytes of an unfinished message are buffered.
     public var hasPartialMessage: Bool { readIndex < buffer.count }
 
+    /// Complete messages not yet taken with ``next()``.
+    public var readyCount: Int { ready.count - readyIndex }
+
     /// Adds received bytes; throws RESOURCE_EXHAUSTED for a message above the limit
     /// and INTERNAL for a compressed message (no compression is negotiated).
     public mutating func append(_ bytes: [UInt8]) throws(RPCError) {

@@ -49,16 +49,45 @@ extension RPCError {
 }
 
 extension RPCError {
+    /// The most bytes `grpc-status-details-bin` may take before base64 (about 6.8 KB on
+    /// the wire): stock gRPC clients refuse trailers above 8 KB, and a block nghttp2
+    /// cannot send reaches the client as a reset instead of INVALID_ARGUMENT.
+    public static let maximumStatusDetailsSize = 5_120
+
     /// INVALID_ARGUMENT with gRPC's rich error model: a `google.rpc.Status` holding a
-    /// `google.rpc.BadRequest` that lists every field violation, in the
-    /// `grpc-status-details-bin` trailer, so clients see all problems at once.
+    /// `google.rpc.BadRequest` that lists the field violations, in the
+    /// `grpc-status-details-bin` trailer, so clients see all problems at once. When
+    /// they do not fit in ``maximumStatusDetailsSize``, the first ones are listed and
+    /// the message says how many were left out.
     public static func badRequest(_ message: String, violations: [BadRequest.FieldViolation]) -> RPCError {
-        var error = RPCError(code: .invalidArgument, message: message)
-        let details = RPCStatus(
-            code: StatusCode.invalidArgument.rawValue, message: message,
-            details: [ProtoAny(typeURL: "type.googleapis.com/google.rpc.BadRequest", value: BadRequest(fieldViolations: violations).serializedBytes())])
-        error.metadata.add("grpc-status-details-bin", binary: details.serializedBytes())
+        var text = message
+        var details = statusDetails(text, violations[...])
+        if details.count > maximumStatusDetailsSize {
+            func leftOut(_ count: Int) -> String {
+                "\(message); \(count) more violation\(count == 1 ? "" : "s") not listed in grpc-status-details-bin (kept within gRPC's metadata limits): fix these and retry to see the rest"
+            }
+            // Each violation is one field of BadRequest, so their sizes add up; the slack
+            // covers the length prefixes that grow as the details fill.
+            var size = statusDetails(leftOut(violations.count), []).count + 8
+            var listed = 0
+            for violation in violations {
+                size += BadRequest(fieldViolations: [violation]).serializedBytes().count
+                guard size <= maximumStatusDetailsSize else { break }
+                listed += 1
+            }
+            text = leftOut(violations.count - listed)
+            details = statusDetails(text, violations.prefix(listed))
+        }
+        var error = RPCError(code: .invalidArgument, message: text)
+        error.metadata.add("grpc-status-details-bin", binary: details)
         return error
+    }
+
+    private static func statusDetails(_ message: String, _ violations: ArraySlice<BadRequest.FieldViolation>) -> [UInt8] {
+        RPCStatus(
+            code: StatusCode.invalidArgument.rawValue, message: message,
+            details: [ProtoAny(typeURL: "type.googleapis.com/google.rpc.BadRequest", value: BadRequest(fieldViolations: Array(violations)).serializedBytes())]
+        ).serializedBytes()
     }
 }
 

@@ -33,7 +33,7 @@ public enum RegistryError: Error, Sendable, Equatable, RPCErrorConvertible {
             return RPCError.badRequest(
                 "the export failed the QA gate with \(violations.count) violation\(violations.count == 1 ? "" : "s"): "
                     + violations.prefix(3).map { "\($0.field): \($0.reason)" }.joined(separator: "; ")
-                    + (violations.count > 3 ? "; … (all in grpc-status-details-bin)" : ""),
+                    + (violations.count > 3 ? "; … (listed in grpc-status-details-bin)" : ""),
                 violations: violations.map { BadRequest.FieldViolation(field: $0.field, description: "\($0.reason) [\($0.rule)]") })
         case .invalidRequest(let field, let reason):
             return RPCError.badRequest("\(field) \(reason)", violations: [BadRequest.FieldViolation(field: field, description: reason)])

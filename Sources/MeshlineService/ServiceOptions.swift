@@ -142,10 +142,11 @@ public struct ServiceRunner {
     public func run(name: String, server: RPCServer, services: [any Service]) async throws {
         let port = try await server.start()
         // The group shuts services down in reverse order: the span exporter first in the
-        // list stops last, after the server drained its calls and ended their spans.
+        // list stops last, after the server drained its calls and ended their spans; the
+        // admin endpoint stops after the server too, so that /readyz answers "draining"
+        // and /healthz stays up while calls finish.
         var all: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let exporter = TraceRecording.recorder as? OTLPSpanExporter { all.append(.init(service: exporter)) }
-        all.append(.init(service: server))
         if let adminListen = options.adminListen, let prometheus {
             let endpoint: RPCClient.Endpoint
             do { endpoint = try RPCClient.Endpoint(parsing: adminListen, allowingAnyPort: true) } catch { throw ValidationError("--admin-listen: \(error.message)") }
@@ -155,6 +156,7 @@ public struct ServiceRunner {
             try await admin.start()
             all.append(.init(service: admin))
         }
+        all.append(.init(service: server))
         all += services.map { .init(service: $0) }
         all.append(.init(service: Announcement(line: "\(name) listening on \(server.host):\(port)")))
         let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

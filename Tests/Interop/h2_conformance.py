@@ -167,6 +167,32 @@ def run_cases(port):
         expect(headers_of(events, s)[-1].get("grpc-status") == "13", f"headers {headers_of(events, s)}")
         c.close()
 
+    def a_second_message_is_refused_before_end_stream():
+        # Without END_STREAM the server would otherwise keep buffering whatever follows.
+        c = Connection(port)
+        s = c.request("/meshline.testing.v1.Echo/Get", extra=GRPC_HEADERS)
+        second = b"\x00" + struct.pack(">I", 1 << 20) + b"x" * 1000
+        c.h2.send_data(s, framed(echo_request(text=b"first")) + second)
+        c.flush()
+        events = c.events(lambda e: isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)) and e.stream_id == s, timeout=3)
+        h = headers_of(events, s)
+        expect(h and h[-1].get("grpc-status") == "13", f"expected grpc-status 13 while the request is open, got {h}")
+        expect(not any(isinstance(e, h2.events.DataReceived) for e in events), "the handler ran on a two-message request")
+        c.close()
+
+    def trailers_end_the_request():
+        c = Connection(port)
+        s = c.request("/meshline.testing.v1.Echo/Get", extra=GRPC_HEADERS)
+        c.h2.send_data(s, framed(echo_request(text=b"with-trailers")))
+        c.h2.send_headers(s, [("x-request-trailer", "1")], end_stream=True)
+        c.flush()
+        events = c.events(lambda e: isinstance(e, h2.events.StreamEnded) and e.stream_id == s, timeout=3)
+        data = b"".join(e.data for e in events if isinstance(e, h2.events.DataReceived) and e.stream_id == s)
+        expect(b"with-trailers" in data, f"response {data!r}")
+        h = headers_of(events, s)
+        expect(h and h[-1].get("grpc-status") == "0", f"headers {h}")
+        c.close()
+
     def oversized_headers_are_resource_exhausted():
         c = Connection(port)
         s = c.request("/meshline.testing.v1.Echo/Get", extra=GRPC_HEADERS + [(f"x-pad-{i}", "v" * 200) for i in range(50)])
@@ -205,6 +231,7 @@ def run_cases(port):
 
     for body in [wrong_content_type_is_415, unknown_method_is_trailers_only_then_reset_no_error,
                  message_split_across_data_frames, two_messages_in_one_unary_request_is_internal,
+                 a_second_message_is_refused_before_end_stream, trailers_end_the_request,
                  oversized_headers_are_resource_exhausted, settings_limit_concurrent_streams,
                  rapid_resets_get_goaway_enhance_your_calm, server_still_serves_after_all_that]:
         cases.case()(body)

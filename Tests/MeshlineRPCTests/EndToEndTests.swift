@@ -25,6 +25,40 @@ import Testing
         }
     }
 
+    /// A service whose Get fails with `violations` field violations.
+    struct InvalidService: RPCService {
+        let violations: Int
+        var serviceName: String { EchoDescriptor.fullName }
+        var handlers: [RPCHandler] {
+            let violations = (0..<self.violations).map {
+                BadRequest.FieldViolation(field: "lines[\($0)].sku", description: "SKU 'unknown-\($0)' is not in the catalogue")
+            }
+            return [
+                .inlineUnary(EchoDescriptor.get) { (_: EchoRequest, _) throws(RPCError) -> EchoResponse in
+                    throw RPCError.badRequest("the order has \(violations.count) invalid lines", violations: violations)
+                }
+            ]
+        }
+    }
+
+    @Test func thousandsOfViolationsArriveAsInvalidArgumentWithBoundedDetails() async throws {
+        try await withServer(services: [InvalidService(violations: 2_000)]) { _, port in
+            try await withClient(port: port) { client in
+                let error = await #expect(throws: RPCError.self) {
+                    let _: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(), timeout: .seconds(5))
+                }
+                #expect(error?.code == .invalidArgument)
+                let details = try #require(error?.metadata.binary("grpc-status-details-bin"))
+                // Base64 on the wire: under 7 KB, within what stock gRPC clients accept.
+                #expect((details.count + 2) / 3 * 4 < 7_000, "\(details.count) bytes of details")
+                let listed = error?.fieldViolations ?? []
+                #expect(listed.count > 10 && listed.count < 2_000)
+                #expect(listed.first?.field == "lines[0].sku" && listed.last?.field == "lines[\(listed.count - 1)].sku")
+                #expect(error?.message.contains("; \(2_000 - listed.count) more violations not listed") == true, "\(error?.message ?? "")")
+            }
+        }
+    }
+
     @Test func healthCheck() async throws {
         try await withServer { server, port in
             try await withClient(port: port) { client in

@@ -145,6 +145,45 @@ import Testing
         #expect(scraped.output.contains("/readyz 200") && scraped.output.contains("/healthz 200") && scraped.output.contains("/nope 404"))
     }
 
+    @Test func theAdminEndpointAnswersDrainingWhileCallsFinishAfterSIGTERM() async throws {
+        let directory = try Scripts.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let registry = try Self.registry(directory, ["--admin-listen", "127.0.0.1:0", "--grace-period", "10"])
+        defer { registry.stop() }
+        let adminPort = try await registry.loggedPort("admin_address")
+        let client = try Self.client(registry.endpoint, key: nil)
+        let _: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, PublishRequest(tenantID: "acme", export: Self.export("exp-d")))
+        // An open Watch keeps the drain going until it is dropped, before the client closes.
+        do {
+            let watch = try await client.serverStreaming(ExportRegistryDescriptor.watch, WatchRequest(tenantID: "acme", fromBeginning: true), as: WatchEvent.self)
+            var events = watch.makeAsyncIterator()
+            #expect(try await events.next() != nil)
+
+            registry.process.terminate()  // SIGTERM
+            let probe = """
+                import sys, time, urllib.request, urllib.error
+                def get(path):
+                    try:
+                        return urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}{path}", timeout=2).status
+                    except urllib.error.HTTPError as error:
+                        return error.code
+                    except OSError:
+                        return "refused"
+                deadline = time.monotonic() + 5
+                ready = get("/readyz")
+                while ready == 200 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    ready = get("/readyz")
+                print("/readyz", ready)
+                print("/healthz", get("/healthz"))
+                """
+            let probed = try await Scripts.runPython(["-c", probe, String(adminPort)])
+            #expect(probed.output.contains("/readyz 503") && probed.output.contains("/healthz 200"), "\(probed.output)")
+        }
+        await client.close()
+        #expect(registry.stop() == 0)
+    }
+
     @Test func everyAuditEntryCarriesTheTraceOfTheCallThatMadeIt() async throws {
         let directory = try Scripts.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
