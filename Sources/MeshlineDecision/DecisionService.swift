@@ -87,7 +87,7 @@ public final class DecisionService: RPCService, Sendable {
         var outcome = try onSnapshot(tenantID: request.tenantID, orderID: order.orderID, decide)
         guard !request.dryRun else { return DecideResponse(decision: outcome.decision) }
         let counted: [CapacityClaim]
-        (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
+        (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, now: now, decide)
         do {
             let decision = try await publish(outcome.decision, firstExpectedVersion: 0)
             // Debug: the registry logs each export it publishes (with this trace id) at info.
@@ -158,7 +158,7 @@ public final class DecisionService: RPCService, Sendable {
         var outcome = try onSnapshot(tenantID: tenantID, orderID: export.orderID, decide)
         if onlyIfRouted && outcome.capacity.isEmpty { return nil }
         let counted: [CapacityClaim]
-        (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
+        (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, now: now, decide)
         do {
             return try await publish(outcome.decision, firstExpectedVersion: baseVersion)
         } catch {
@@ -209,14 +209,14 @@ public final class DecisionService: RPCService, Sendable {
     /// Counts a decided outcome against capacity; returns the outcome and the claims
     /// counted now. When another call took the last slot of a chosen warehouse
     /// meanwhile, decides again under the lock, where nothing can change.
-    private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String,
+    private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String, now: Int64,
                        _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) {
         try state.withLock { (state) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) in
-            if let counted = state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity) { return (outcome, counted) }
+            if let counted = state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity, now: now) { return (outcome, counted) }
             let capacity = state.capacity
             let again = try decide(state.inventory[tenantID] ?? InventoryView(), { capacity.used(tenantID: tenantID, $0, besides: orderID) })
             // Decided with the counts held under the lock, so every chosen day has room.
-            return (again, state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity) ?? [])
+            return (again, state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity, now: now) ?? [])
         }
     }
 

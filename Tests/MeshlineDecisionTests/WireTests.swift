@@ -258,6 +258,49 @@ import Testing
         }
     }
 
+    @Test func anOrderPlacedYearsAheadIsRefusedAndLeavesTheDaysCapacityCounted() async throws {
+        try await Self.withHarness { harness in
+            var limited = Self.rules
+            limited.version = "v1.2"
+            limited.warehouses[0].dailyCapacity = 2
+            try await harness.putRules(limited)
+            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+            for index in 0..<2 {
+                #expect(try await harness.decide(Fixture.order("order-\(index)")).warehouses == ["WH-A"])
+            }
+            // 2100-01-01 00:00 UTC: a wrong date, not a time a customer ordered at.
+            do throws(RPCError) {
+                _ = try await harness.decide(Fixture.order("order-2100", placedAt: 4_102_444_800_000))
+                Issue.record("an order placed in 2100 was decided")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("order.placed_at_unix_ms is 2100-01-01 00:00 UTC, after 2025-11-29 12:00 UTC"), "\(error.message)")
+                #expect(error.message.contains("at most 1 day after the decision service's clock (2025-11-28 12:00 UTC)"), "\(error.message)")
+            }
+            // WH-A's two orders of the day still count, so the next one goes to WH-B.
+            #expect(try await harness.decide(Fixture.order("order-2")).warehouses == ["WH-B"])
+            #expect(try await harness.list().count == 3)
+        }
+    }
+
+    @Test func anOrderForALaterDayElsewhereLeavesTodaysCapacityCounted() async throws {
+        try await Self.withHarness { harness in
+            var limited = Self.rules
+            limited.version = "v1.2"
+            limited.warehouses[0].dailyCapacity = 2
+            // Berlin, cutoff 10:00: an order placed tomorrow at 12:00 UTC is worked there the day after tomorrow.
+            limited.warehouses.append(Fixture.warehouse("WH-E", zones: ["eu"], timeZone: "Europe/Berlin", cutoff: 10 * 60))
+            try await harness.putRules(limited)
+            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50), ("WH-E", "SKU-1", 50)])
+            for index in 0..<2 {
+                #expect(try await harness.decide(Fixture.order("order-\(index)")).warehouses == ["WH-A"])
+            }
+            // 23 hours ahead is within the allowed day; it claims WH-E's 2025-11-30, two days after WH-A's 2025-11-28.
+            #expect(try await harness.decide(Fixture.order("order-eu", zone: "eu", placedAt: Fixture.noon + 23 * Fixture.hour)).warehouses == ["WH-E"])
+            #expect(try await harness.decide(Fixture.order("order-2")).warehouses == ["WH-B"])
+        }
+    }
+
     @Test func anExportWithoutAnOrderCannotBeDecidedAgain() async throws {
         try await Self.withHarness { harness in
             try await harness.updateInventory([("WH-A", "SKU-1", 9)])
