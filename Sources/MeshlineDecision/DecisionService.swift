@@ -225,9 +225,21 @@ public final class DecisionService: RPCService, Sendable {
     func updateInventory(_ request: UpdateInventoryRequest) async throws(DecisionError) -> UpdateInventoryResponse {
         let violations = request.violations()
         guard violations.isEmpty else { throw .invalid(violations) }
+        // Levels are held only for the warehouses the tenant's rules decide with, and for a bounded number of SKUs.
+        let ruleSets = try rules.deciding(tenantID: request.tenantID)
+        let unknown = request.unknownWarehouses(ruleSets)
+        guard unknown.isEmpty else { throw .invalid(unknown) }
+        let skus = Set(request.levels.map(\.sku))
         // Levels equal to the ones held count as current too: a retried update re-runs
         // the re-evaluations the first attempt may not have finished.
-        let (applied, current) = state.withLock { state in
+        let (applied, current) = try state.withLock { (state) throws(DecisionError) -> (Int, [InventoryLevel]) in
+            // Read in one expression: a copy of the view kept alive would make the update below copy every SKU's entry.
+            let (count, adding) = state.inventory[request.tenantID].map { view in
+                (view.skuCount, skus.count(where: { !view.holds(sku: $0) }))
+            } ?? (0, skus.count)
+            if count + adding > DecisionLimits.maximumInventorySKUs {
+                throw .tooManySKUs(tenantID: request.tenantID, held: count, adding: adding)
+            }
             var applied = 0
             var current: [InventoryLevel] = []
             for level in request.levels {
@@ -242,10 +254,9 @@ public final class DecisionService: RPCService, Sendable {
         }
         var response = UpdateInventoryResponse(applied: Int64(applied))
         let changed = current
-        // Without rules for the tenant there is nothing to re-decide yet.
-        guard !changed.isEmpty, let ruleSet = try? rules.get(tenantID: request.tenantID) else { return response }
+        guard !changed.isEmpty else { return response }
         do {
-            response.reevaluatedExportIDs = try await reevaluateAfter(changed, tenantID: request.tenantID, rules: ruleSet)
+            response.reevaluatedExportIDs = try await reevaluateAfter(changed, tenantID: request.tenantID, rules: ruleSets[0])
         } catch .registryUnavailable(let endpoints, let detail) {
             throw .registryUnavailable(endpoints: endpoints, detail: "the inventory levels were applied, but the re-evaluations they trigger need the registry; send the same update again to run them: \(detail)")
         }

@@ -301,6 +301,48 @@ import Testing
         }
     }
 
+    @Test func inventoryIsTakenOnlyForTheRuleSetsWarehouses() async throws {
+        try await Self.withHarness { harness in
+            // Warehouse numbers up to 10,000 used to size every SKU's levels: gigabytes from a few calls.
+            do throws(RPCError) {
+                try await harness.updateInventory([("WH-A", "SKU-1", 5), ("WH-10000", "SKU-1", 5), ("WH-10000", "SKU-2", 5), ("WH-9999", "SKU-2", 5)])
+                Issue.record("inventory for warehouses the rules do not list was taken")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("levels[1].warehouse_id 'WH-10000' is not a warehouse of tenant acme's rule set v1.0"), "\(error.message)")
+                let details = try #require(error.metadata.binary("grpc-status-details-bin"))
+                let any = try #require(try RPCStatus(serializedBytes: details).details.first)
+                #expect(try BadRequest(serializedBytes: any.value).fieldViolations.map(\.field) == ["levels[1].warehouse_id", "levels[3].warehouse_id"])
+            }
+            // Nothing of the refused call was applied: WH-A holds no SKU-1, so the order is a backorder.
+            #expect(try await harness.decide(Fixture.order(), dryRun: true).exports.first?.kind == .backorder)
+            #expect(try await harness.updateInventory([("WH-A", "SKU-1", 5)]).applied == 1)
+        }
+    }
+
+    @Test func aTenantsInventoryHoldsABoundedNumberOfSKUs() async throws {
+        try await Self.withHarness { harness async throws in
+            let limit = DecisionLimits.maximumInventorySKUs
+            for batch in stride(from: 0, to: limit, by: DecisionLimits.maximumInventoryLevels) {
+                let levels = (batch..<batch + DecisionLimits.maximumInventoryLevels).map { ("WH-A", "SKU-\($0)", Int64(1)) }
+                #expect(try await harness.updateInventory(levels).applied == Int64(levels.count))
+            }
+            do throws(RPCError) {
+                try await harness.updateInventory([("WH-B", "SKU-1", 5), ("WH-B", "SKU-NEW", 5)])
+                Issue.record("a SKU beyond the bound was taken")
+            } catch {
+                #expect(error.code == .resourceExhausted)
+                #expect(error.message.contains("holds inventory for \(limit) distinct SKUs and this update adds 1 more"), "\(error.message)")
+                #expect(error.message.contains("at most \(limit) SKUs per tenant, so nothing was applied"), "\(error.message)")
+            }
+            // Nothing was applied (WH-B has no SKU-1), and SKUs already held still take new counts.
+            #expect(try await harness.decide(Fixture.order(lines: [("SKU-1", 2)]), dryRun: true).exports.first?.kind == .backorder)
+            harness.clock.advance(by: 1_000)
+            #expect(try await harness.updateInventory([("WH-B", "SKU-1", 5)]).applied == 1)
+            #expect(try await harness.decide(Fixture.order(lines: [("SKU-1", 2)]), dryRun: true).warehouses == ["WH-B"])
+        }
+    }
+
     @Test func anExportWithoutAnOrderCannotBeDecidedAgain() async throws {
         try await Self.withHarness { harness in
             try await harness.updateInventory([("WH-A", "SKU-1", 9)])
