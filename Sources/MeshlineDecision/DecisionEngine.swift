@@ -46,8 +46,8 @@ public struct ReplacedExport: Sendable {
 ///
 /// The same order, rule set, inventory view, capacity counts, `now` and exclusions
 /// always give a byte-identical ``Decision`` (its `serializedBytes()`). `now` is an
-/// argument, never read from a clock: it sets the TTL and decides which inventory
-/// is stale. The order of warehouses in the rule set and of lines in the order do
+/// argument, never read from a clock: it sets the TTL, decides which inventory
+/// is stale and how far ahead of it an order may be placed. The order of warehouses in the rule set and of lines in the order do
 /// not matter: warehouses are ranked with their id as the last tie-breaker and the
 /// decided order's lines are sorted by SKU.
 public enum DecisionEngine {
@@ -63,7 +63,7 @@ public enum DecisionEngine {
         capacityUsed: (CapacityDay) -> Int64, now: Int64,
         excluding: Set<String> = [], singleShipment: Bool = false, replacing: ReplacedExport? = nil
     ) throws(DecisionError) -> DecisionOutcome {
-        let order = try canonicalOrder(input, rules: rules)
+        let order = try canonicalOrder(input, rules: rules, now: now)
         // Validation of the order guarantees its service level is in the rule set.
         let level = rules.serviceLevels[order.serviceLevel]!
         let freshAfter = now - rules.ttl.freshnessLimitMs
@@ -357,15 +357,20 @@ public enum DecisionEngine {
     // MARK: Orders
 
     /// The order with lines sorted by SKU and promotions sorted, after checking every bound.
-    static func canonicalOrder(_ order: Order, rules: CompiledRuleSet) throws(DecisionError) -> Order {
+    static func canonicalOrder(_ order: Order, rules: CompiledRuleSet, now: Int64) throws(DecisionError) -> Order {
         var check = Checker(base: "order")
         check.identifier(order.orderID, "order_id")
         if order.tenantID != rules.tenantID {
             check.fail("tenant_id", "is '\(order.tenantID)' but the rules are tenant '\(rules.tenantID)'; set it to the request's tenant", rule: "order.tenant")
         }
         if !order.merchantID.isEmpty { check.identifier(order.merchantID, "merchant_id") }
+        let (ahead, overflow) = now.addingReportingOverflow(DecisionLimits.maximumPlacedAheadMs)
+        let latest = overflow ? Int64.max : ahead
         if order.placedAtUnixMs <= 0 {
             check.fail("placed_at_unix_ms", "is not set; give the time the customer placed the order", rule: "order.placed-at")
+        } else if order.placedAtUnixMs > latest {
+            // A date in the future would count capacity on days no warehouse works yet.
+            check.fail("placed_at_unix_ms", "is \(utcText(order.placedAtUnixMs)), after \(utcText(latest)); an order may be placed at most 1 day after the decision service's clock (\(utcText(now))): send when the customer placed it, in Unix milliseconds", rule: "order.placed-at")
         }
         if rules.serviceLevels[order.serviceLevel] == nil {
             let known = rules.ruleSet.serviceLevels.map(\.serviceLevel).joined(separator: ", ")
@@ -461,6 +466,14 @@ struct Candidate {
             return a.id.utf8.lexicographicallyPrecedes(b.id.utf8)
         }
     }
+}
+
+/// An instant as `YYYY-MM-DD HH:MM UTC`, for messages (Unix milliseconds).
+func utcText(_ unixMs: Int64) -> String {
+    let day = unixMs.floorDivided(by: CompiledWarehouse.dayMs)
+    let minute = (unixMs - day * CompiledWarehouse.dayMs) / 60_000
+    func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    return "\(civilDate(day)) \(pad(minute / 60)):\(pad(minute % 60)) UTC"
 }
 
 /// Lower-case hexadecimal digits of `bytes`.

@@ -20,6 +20,9 @@ public enum DecisionError: Error, Sendable, Equatable, RPCErrorConvertible {
     case notDecidable(exportID: String)
     /// Rule sets could not be written to the rules directory.
     case storage(String)
+    /// An inventory update would make the tenant's view hold more than
+    /// ``DecisionLimits/maximumInventorySKUs`` distinct SKUs; nothing was applied.
+    case tooManySKUs(tenantID: String, held: Int, adding: Int)
 
     /// One violation, as `invalid`.
     static func invalid(_ field: String, _ reason: String, rule: String) -> DecisionError {
@@ -50,6 +53,8 @@ public enum DecisionError: Error, Sendable, Equatable, RPCErrorConvertible {
             return RPCError(code: .alreadyExists, message: "tenant '\(tenantID)' already has rule set \(version) with other rules; versions never change, put the new rules as a new version (e.g. after \(version))")
         case .storage(let reason):
             return RPCError(code: .unavailable, message: "the rules directory cannot be written: \(reason)")
+        case .tooManySKUs(let tenantID, let held, let adding):
+            return RPCError(code: .resourceExhausted, message: "tenant '\(tenantID)' holds inventory for \(held) distinct SKUs and this update adds \(adding) more; the decision service keeps at most \(DecisionLimits.maximumInventorySKUs) SKUs per tenant, so nothing was applied: report stock only for SKUs the tenant sells")
         }
     }
 }

@@ -87,7 +87,7 @@ public final class DecisionService: RPCService, Sendable {
         var outcome = try onSnapshot(tenantID: request.tenantID, orderID: order.orderID, decide)
         guard !request.dryRun else { return DecideResponse(decision: outcome.decision) }
         let counted: [CapacityClaim]
-        (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, decide)
+        (outcome, counted) = try claim(outcome, tenantID: request.tenantID, orderID: order.orderID, now: now, decide)
         do {
             let decision = try await publish(outcome.decision, firstExpectedVersion: 0)
             // Debug: the registry logs each export it publishes (with this trace id) at info.
@@ -158,7 +158,7 @@ public final class DecisionService: RPCService, Sendable {
         var outcome = try onSnapshot(tenantID: tenantID, orderID: export.orderID, decide)
         if onlyIfRouted && outcome.capacity.isEmpty { return nil }
         let counted: [CapacityClaim]
-        (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, decide)
+        (outcome, counted) = try claim(outcome, tenantID: tenantID, orderID: export.orderID, now: now, decide)
         do {
             return try await publish(outcome.decision, firstExpectedVersion: baseVersion)
         } catch {
@@ -209,14 +209,14 @@ public final class DecisionService: RPCService, Sendable {
     /// Counts a decided outcome against capacity; returns the outcome and the claims
     /// counted now. When another call took the last slot of a chosen warehouse
     /// meanwhile, decides again under the lock, where nothing can change.
-    private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String,
+    private func claim(_ outcome: DecisionOutcome, tenantID: String, orderID: String, now: Int64,
                        _ decide: (InventoryView, (CapacityDay) -> Int64) throws(DecisionError) -> DecisionOutcome) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) {
         try state.withLock { (state) throws(DecisionError) -> (DecisionOutcome, [CapacityClaim]) in
-            if let counted = state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity) { return (outcome, counted) }
+            if let counted = state.capacity.take(tenantID: tenantID, orderID: orderID, outcome.capacity, now: now) { return (outcome, counted) }
             let capacity = state.capacity
             let again = try decide(state.inventory[tenantID] ?? InventoryView(), { capacity.used(tenantID: tenantID, $0, besides: orderID) })
             // Decided with the counts held under the lock, so every chosen day has room.
-            return (again, state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity) ?? [])
+            return (again, state.capacity.take(tenantID: tenantID, orderID: orderID, again.capacity, now: now) ?? [])
         }
     }
 
@@ -225,9 +225,21 @@ public final class DecisionService: RPCService, Sendable {
     func updateInventory(_ request: UpdateInventoryRequest) async throws(DecisionError) -> UpdateInventoryResponse {
         let violations = request.violations()
         guard violations.isEmpty else { throw .invalid(violations) }
+        // Levels are held only for the warehouses the tenant's rules decide with, and for a bounded number of SKUs.
+        let ruleSets = try rules.deciding(tenantID: request.tenantID)
+        let unknown = request.unknownWarehouses(ruleSets)
+        guard unknown.isEmpty else { throw .invalid(unknown) }
+        let skus = Set(request.levels.map(\.sku))
         // Levels equal to the ones held count as current too: a retried update re-runs
         // the re-evaluations the first attempt may not have finished.
-        let (applied, current) = state.withLock { state in
+        let (applied, current) = try state.withLock { (state) throws(DecisionError) -> (Int, [InventoryLevel]) in
+            // Read in one expression: a copy of the view kept alive would make the update below copy every SKU's entry.
+            let (count, adding) = state.inventory[request.tenantID].map { view in
+                (view.skuCount, skus.count(where: { !view.holds(sku: $0) }))
+            } ?? (0, skus.count)
+            if count + adding > DecisionLimits.maximumInventorySKUs {
+                throw .tooManySKUs(tenantID: request.tenantID, held: count, adding: adding)
+            }
             var applied = 0
             var current: [InventoryLevel] = []
             for level in request.levels {
@@ -242,10 +254,9 @@ public final class DecisionService: RPCService, Sendable {
         }
         var response = UpdateInventoryResponse(applied: Int64(applied))
         let changed = current
-        // Without rules for the tenant there is nothing to re-decide yet.
-        guard !changed.isEmpty, let ruleSet = try? rules.get(tenantID: request.tenantID) else { return response }
+        guard !changed.isEmpty else { return response }
         do {
-            response.reevaluatedExportIDs = try await reevaluateAfter(changed, tenantID: request.tenantID, rules: ruleSet)
+            response.reevaluatedExportIDs = try await reevaluateAfter(changed, tenantID: request.tenantID, rules: ruleSets[0])
         } catch .registryUnavailable(let endpoints, let detail) {
             throw .registryUnavailable(endpoints: endpoints, detail: "the inventory levels were applied, but the re-evaluations they trigger need the registry; send the same update again to run them: \(detail)")
         }

@@ -26,6 +26,12 @@ public struct InventoryView: Sendable {
 
     public init() {}
 
+    /// How many distinct SKUs the view holds levels for.
+    public var skuCount: Int { bySKU.count }
+
+    /// Whether the view holds a level of `sku` in any warehouse.
+    public func holds(sku: String) -> Bool { bySKU[sku] != nil }
+
     /// The warehouse's number in this view, or nil when nothing was reported for it.
     public func warehouseNumber(_ warehouseID: String) -> Int? {
         warehouseNumbers[warehouseID]
@@ -98,6 +104,23 @@ extension UpdateInventoryRequest {
             if level.asOfUnixMs <= 0 {
                 check.fail("\(field).as_of_unix_ms", "is not set; give the time the stock was counted", rule: "inventory.as-of")
             }
+        }
+        return check.violations
+    }
+
+    /// One violation for each warehouse that `ruleSets` (the versions that decide the
+    /// tenant's orders) do not list, at the first level naming it: each SKU's levels
+    /// are an array by warehouse number, so every warehouse let in lengthens them all.
+    func unknownWarehouses(_ ruleSets: [CompiledRuleSet]) -> [Violation] {
+        let known = Set(ruleSets.flatMap { $0.ruleSet.warehouses.map(\.warehouseID) })
+        let versions = ruleSets.map(\.version).joined(separator: " and ")
+        var check = Checker(base: "")
+        var reported = Set<String>()
+        for (index, level) in levels.enumerated() where !known.contains(level.warehouseID) && reported.insert(level.warehouseID).inserted {
+            check.fail(
+                "levels[\(index)].warehouse_id",
+                "'\(level.warehouseID)' is not a warehouse of tenant \(tenantID)'s rule set \(versions); report stock only for its warehouses, or put a rule set that lists this one first",
+                rule: "inventory.warehouse-known")
         }
         return check.violations
     }

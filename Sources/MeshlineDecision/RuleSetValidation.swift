@@ -13,6 +13,12 @@ public enum DecisionLimits {
     public static let maximumShipWithinDays: Int32 = 60
     public static let maximumPickWindowMinutes: Int32 = 7 * 24 * 60
     public static let maximumInventoryLevels = 10_000
+    /// Distinct SKUs whose inventory one tenant's view holds: each SKU keeps a level
+    /// slot per warehouse (up to ``maximumWarehouses``), so this bounds a tenant's view.
+    public static let maximumInventorySKUs = 100_000
+    /// How far after the decision time an order's `placed_at` may lie: clock skew or
+    /// a local time sent as UTC in the order source fits, a wrong date does not.
+    public static let maximumPlacedAheadMs: Int64 = 86_400_000
     /// The actions whose exports the decision service publishes; each needs an
     /// ownership rule for any merchant and an exception rule.
     public static let actions = ["route-to-warehouse", "backorder"]

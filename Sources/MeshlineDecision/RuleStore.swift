@@ -144,6 +144,14 @@ public final class RuleStore: Sendable {
         return try get(tenantID: tenantID, version: rollout.fallbackVersion)
     }
 
+    /// The versions that decide the tenant's orders: the active one and, while its
+    /// rollout serves less than 100 %, the fallback version.
+    public func deciding(tenantID: String) throws(DecisionError) -> [CompiledRuleSet] {
+        let active = try get(tenantID: tenantID)
+        guard let rollout = active.ruleSet.rollout, rollout.percent < 100 else { return [active] }
+        return [active, try get(tenantID: tenantID, version: rollout.fallbackVersion)]
+    }
+
     static func missingFallback(_ ruleSet: RuleSet, in tenant: TenantRules) -> String? {
         guard let rollout = ruleSet.rollout, rollout.percent < 100, tenant.versions[rollout.fallbackVersion] == nil else { return nil }
         return "names \(rollout.fallbackVersion), which tenant \(ruleSet.tenantID) does not have; put that version first"

@@ -34,7 +34,7 @@ import Testing
             let lineCount = Int.random(in: 1...8, using: &random)
             let order = Fixture.order(
                 "order-\(seed)-\(trial)", lines: skus.shuffled(using: &random).prefix(lineCount).map { ($0, Int64.random(in: 1...3, using: &random)) },
-                zone: zones[trial % 3], placedAt: Fixture.noon + Int64(trial) * 37 * Fixture.minute, promotions: ["b", "a"])
+                zone: zones[trial % 3], placedAt: Fixture.noon - Int64(trial) * 37 * Fixture.minute, promotions: ["b", "a"])
             let used = [CapacityDay(warehouseID: "W-1", day: 20_420): Int64(1)]
             let expected = try Fixture.decide(order, rules, inventory, used: used).serializedBytes()
             for _ in 0..<5 {

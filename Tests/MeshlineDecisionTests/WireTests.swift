@@ -258,6 +258,91 @@ import Testing
         }
     }
 
+    @Test func anOrderPlacedYearsAheadIsRefusedAndLeavesTheDaysCapacityCounted() async throws {
+        try await Self.withHarness { harness in
+            var limited = Self.rules
+            limited.version = "v1.2"
+            limited.warehouses[0].dailyCapacity = 2
+            try await harness.putRules(limited)
+            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+            for index in 0..<2 {
+                #expect(try await harness.decide(Fixture.order("order-\(index)")).warehouses == ["WH-A"])
+            }
+            // 2100-01-01 00:00 UTC: a wrong date, not a time a customer ordered at.
+            do throws(RPCError) {
+                _ = try await harness.decide(Fixture.order("order-2100", placedAt: 4_102_444_800_000))
+                Issue.record("an order placed in 2100 was decided")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("order.placed_at_unix_ms is 2100-01-01 00:00 UTC, after 2025-11-29 12:00 UTC"), "\(error.message)")
+                #expect(error.message.contains("at most 1 day after the decision service's clock (2025-11-28 12:00 UTC)"), "\(error.message)")
+            }
+            // WH-A's two orders of the day still count, so the next one goes to WH-B.
+            #expect(try await harness.decide(Fixture.order("order-2")).warehouses == ["WH-B"])
+            #expect(try await harness.list().count == 3)
+        }
+    }
+
+    @Test func anOrderForALaterDayElsewhereLeavesTodaysCapacityCounted() async throws {
+        try await Self.withHarness { harness in
+            var limited = Self.rules
+            limited.version = "v1.2"
+            limited.warehouses[0].dailyCapacity = 2
+            // Berlin, cutoff 10:00: an order placed tomorrow at 12:00 UTC is worked there the day after tomorrow.
+            limited.warehouses.append(Fixture.warehouse("WH-E", zones: ["eu"], timeZone: "Europe/Berlin", cutoff: 10 * 60))
+            try await harness.putRules(limited)
+            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50), ("WH-E", "SKU-1", 50)])
+            for index in 0..<2 {
+                #expect(try await harness.decide(Fixture.order("order-\(index)")).warehouses == ["WH-A"])
+            }
+            // 23 hours ahead is within the allowed day; it claims WH-E's 2025-11-30, two days after WH-A's 2025-11-28.
+            #expect(try await harness.decide(Fixture.order("order-eu", zone: "eu", placedAt: Fixture.noon + 23 * Fixture.hour)).warehouses == ["WH-E"])
+            #expect(try await harness.decide(Fixture.order("order-2")).warehouses == ["WH-B"])
+        }
+    }
+
+    @Test func inventoryIsTakenOnlyForTheRuleSetsWarehouses() async throws {
+        try await Self.withHarness { harness in
+            // Warehouse numbers up to 10,000 used to size every SKU's levels: gigabytes from a few calls.
+            do throws(RPCError) {
+                try await harness.updateInventory([("WH-A", "SKU-1", 5), ("WH-10000", "SKU-1", 5), ("WH-10000", "SKU-2", 5), ("WH-9999", "SKU-2", 5)])
+                Issue.record("inventory for warehouses the rules do not list was taken")
+            } catch {
+                #expect(error.code == .invalidArgument)
+                #expect(error.message.contains("levels[1].warehouse_id 'WH-10000' is not a warehouse of tenant acme's rule set v1.0"), "\(error.message)")
+                let details = try #require(error.metadata.binary("grpc-status-details-bin"))
+                let any = try #require(try RPCStatus(serializedBytes: details).details.first)
+                #expect(try BadRequest(serializedBytes: any.value).fieldViolations.map(\.field) == ["levels[1].warehouse_id", "levels[3].warehouse_id"])
+            }
+            // Nothing of the refused call was applied: WH-A holds no SKU-1, so the order is a backorder.
+            #expect(try await harness.decide(Fixture.order(), dryRun: true).exports.first?.kind == .backorder)
+            #expect(try await harness.updateInventory([("WH-A", "SKU-1", 5)]).applied == 1)
+        }
+    }
+
+    @Test func aTenantsInventoryHoldsABoundedNumberOfSKUs() async throws {
+        try await Self.withHarness { harness async throws in
+            let limit = DecisionLimits.maximumInventorySKUs
+            for batch in stride(from: 0, to: limit, by: DecisionLimits.maximumInventoryLevels) {
+                let levels = (batch..<batch + DecisionLimits.maximumInventoryLevels).map { ("WH-A", "SKU-\($0)", Int64(1)) }
+                #expect(try await harness.updateInventory(levels).applied == Int64(levels.count))
+            }
+            do throws(RPCError) {
+                try await harness.updateInventory([("WH-B", "SKU-1", 5), ("WH-B", "SKU-NEW", 5)])
+                Issue.record("a SKU beyond the bound was taken")
+            } catch {
+                #expect(error.code == .resourceExhausted)
+                #expect(error.message.contains("holds inventory for \(limit) distinct SKUs and this update adds 1 more"), "\(error.message)")
+                #expect(error.message.contains("at most \(limit) SKUs per tenant, so nothing was applied"), "\(error.message)")
+            }
+            // Nothing was applied (WH-B has no SKU-1), and SKUs already held still take new counts.
+            #expect(try await harness.decide(Fixture.order(lines: [("SKU-1", 2)]), dryRun: true).exports.first?.kind == .backorder)
+            harness.clock.advance(by: 1_000)
+            #expect(try await harness.updateInventory([("WH-B", "SKU-1", 5)]).applied == 1)
+            #expect(try await harness.decide(Fixture.order(lines: [("SKU-1", 2)]), dryRun: true).warehouses == ["WH-B"])
+        }
+    }
+
     @Test func anExportWithoutAnOrderCannotBeDecidedAgain() async throws {
         try await Self.withHarness { harness in
             try await harness.updateInventory([("WH-A", "SKU-1", 9)])

@@ -64,14 +64,15 @@ let registryClient = try client(registries)
 let _: PutRuleSetResponse = try await decisionClient.unary(DecisionServiceDescriptor.putRuleSet, PutRuleSetRequest(ruleSet: rules))
 for endpoint in decisions {
     let replica = try client([endpoint])
-    let _: UpdateInventoryResponse = try await replica.unary(DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(
-        tenantID: tenant, levels: ["WH-A", "WH-B"].map { InventoryLevel(warehouseID: $0, sku: "SKU-1", onHand: 1_000_000_000, asOfUnixMs: nowMs()) }))
-    // Replicas read rule sets another replica put from the shared directory within a second or so.
+    // Replicas read rule sets another replica put from the shared directory within a second or so;
+    // a replica takes inventory only for the warehouses of rules it holds.
     for _ in 0..<100 {
         let response: GetRuleSetResponse? = try? await replica.unary(DecisionServiceDescriptor.getRuleSet, GetRuleSetRequest(tenantID: tenant))
         if response?.ruleSet?.version == rules.version { break }
         try await Task.sleep(for: .milliseconds(100))
     }
+    let _: UpdateInventoryResponse = try await replica.unary(DecisionServiceDescriptor.updateInventory, UpdateInventoryRequest(
+        tenantID: tenant, levels: ["WH-A", "WH-B"].map { InventoryLevel(warehouseID: $0, sku: "SKU-1", onHand: 1_000_000_000, asOfUnixMs: nowMs()) }))
     await replica.close()
 }
 
