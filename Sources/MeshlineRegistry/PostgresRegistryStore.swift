@@ -483,10 +483,11 @@ public final class PostgresRegistryStore: RegistryStore {
                 RETURNING id, report, attempts, traceparent
                 """, logger: self.logger
             ).decode((Int64, ByteBuffer, Int32, String?).self) {
-                let request = try ReportRequest(serializedBytes: report.readableBytesView)
+                let request = Result { () throws(ProtoDecodingError) in try ReportRequest(serializedBytes: report.readableBytesView) }
                 items.append(OutboxItem(id: id, report: request, attempts: Int(attempts), traceparent: traceparent))
             }
-            return items
+            // RETURNING gives the rows in no particular order: oldest first, as on SQLite.
+            return items.sorted { $0.id < $1.id }
         }
     }
 

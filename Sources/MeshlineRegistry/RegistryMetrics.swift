@@ -8,6 +8,7 @@ import Metrics
 /// - `meshline_qa_violations_total{rule}`: broken QA rules of refused publishes and overrides
 /// - `meshline_exports_acknowledged_total{outcome,reason}`: acknowledgements (reason for rejections)
 /// - `meshline_exports_overridden_total`, `meshline_exports_expired_total`
+/// - the outbox's, counted by ``OutboxMetrics``
 ///
 /// Counters with a bounded set of labels are made once, so counting is one atomic add.
 struct RegistryMetrics: Sendable {
@@ -53,4 +54,22 @@ struct RegistryMetrics: Sendable {
         // The rules are a fixed set (ExportQA), so the label values stay bounded.
         for rule in rules { Counter(label: "meshline_qa_violations_total", dimensions: [("rule", rule)]).increment() }
     }
+}
+
+/// What the outbox's delivery to the exception router counts, for alerts: a report
+/// the router keeps refusing, or one that cannot be read, is retried (never dropped)
+/// and would otherwise go unnoticed.
+///
+/// - `meshline_outbox_undecodable_total`: times a queued report was found not to decode
+///   (corrupt, or written by a newer release); each such row is set aside and counted
+///   again each time it is read, so the count keeps rising until an operator deals with it
+struct OutboxMetrics: Sendable {
+    private let undecodable: Counter
+
+    /// `factory`: where the metrics go (tests pass their own).
+    init(factory: any MetricsFactory = MetricsSystem.factory) {
+        undecodable = Counter(label: "meshline_outbox_undecodable_total", factory: factory)
+    }
+
+    func foundUndecodable() { undecodable.increment() }
 }
