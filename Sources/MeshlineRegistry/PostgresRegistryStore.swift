@@ -503,6 +503,15 @@ public final class PostgresRegistryStore: RegistryStore {
         }
     }
 
+    public func outboxCount() async throws(RegistryError) -> Int {
+        try await read { connection in
+            for try await count in try await connection.query("SELECT COUNT(*)::BIGINT FROM outbox", logger: self.logger).decode(Int64.self) {
+                return Int(count)
+            }
+            return 0
+        }
+    }
+
     public func close() async {
         // Refuse new appends and commit what is queued; the connection pool stops with ``run()``.
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in

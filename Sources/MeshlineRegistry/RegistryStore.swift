@@ -223,6 +223,8 @@ public protocol RegistryStore: Sendable {
     func reportDelivered(_ id: Int64) async throws(RegistryError)
     /// The router did not answer; try again at `retryAt`.
     func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError)
+    /// How many reports are in the outbox, due or not (backing off, set aside, leased).
+    func outboxCount() async throws(RegistryError) -> Int
 
     /// Finishes pending writes and closes the storage.
     func close() async

@@ -452,6 +452,10 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
+    public func outboxCount() async throws(RegistryError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+    }
+
     public func close() async {
         // Commit what is queued, then checkpoint the WAL into the main file.
         await writer.stop()

@@ -102,4 +102,75 @@ import Testing
             #expect(try await rows.all().isEmpty)
         }
     }
+
+    /// A router that keeps refusing (here PERMISSION_DENIED, as for an API key not
+    /// allowed for the tenant) used to get the report every minute forever, and nobody
+    /// heard of it. It still gets it until it accepts, and each refusal is now a warning
+    /// line and a count, with the outbox's size beside them.
+    @Test(arguments: Backend.allCases)
+    func aReportTheRouterKeepsRefusingIsRetriedAndMadeVisible(backend: Backend) async throws {
+        try await Self.withHarness(backend) { harness, store, rows in
+            harness.router.refusal.withLock { $0 = RPCError(code: .permissionDenied, message: "API key 'registry' may not act for tenant 'acme'") }
+            try await Self.queueReports(store, ["exp-1", "exp-2"], clock: harness.clock)
+            let ids = try await rows.all().map(\.id)
+            let failures = #"meshline_outbox_delivery_failures_total"#
+            func refusals() -> Int64 { harness.metrics.counterTotal(label: failures, dimensions: [("code", "PERMISSION_DENIED")]) }
+            func pendingGauge() throws -> Double? { try harness.metrics.expectGauge("meshline_outbox_pending").lastValue }
+
+            #expect(await harness.maintenance.runOnce() == 0)
+            var warnings = harness.log.entries(.warning)
+            #expect(warnings.count == 2)
+            #expect(warnings.map { $0.metadata["outbox_id"] } == ids.map { "\($0)" })
+            #expect(warnings.allSatisfy { $0.metadata["attempts"] == "1" && $0.metadata["code"] == "PERMISSION_DENIED" && $0.metadata["retry_in_ms"] == "500" })
+            #expect(warnings.map { $0.metadata["export_id"] } == ["exp-1", "exp-2"])
+            // Neither the report's free text nor the router's message.
+            for entry in harness.log.entries.withLock({ $0 }) {
+                let text = entry.message + entry.metadata.values.joined(separator: " ")
+                #expect(!text.contains("Pat Doe") && !text.contains("may not act"), "\(entry)")
+            }
+            #expect(refusals() == 2)
+            #expect(try pendingGauge() == 2)
+
+            // Refused on every attempt, backing off to a minute: still queued, still told.
+            for _ in 0..<12 {
+                harness.clock.advance(by: 60_000)
+                #expect(await harness.maintenance.runOnce() == 0)
+            }
+            #expect(try await rows.all().map(\.attempts) == [13, 13])
+            #expect(refusals() == 26)
+            warnings = harness.log.entries(.warning)
+            #expect(warnings.count == 26)
+            #expect(warnings.suffix(2).allSatisfy { $0.metadata["attempts"] == "13" && $0.metadata["retry_in_ms"] == "60000" })
+            #expect(try pendingGauge() == 2)
+            #expect(harness.router.reports.withLock { $0 }.isEmpty)
+
+            // Once the router accepts (the key fixed), both arrive and the outbox is empty.
+            harness.router.refusal.withLock { $0 = nil }
+            harness.clock.advance(by: 60_000)
+            #expect(await harness.maintenance.runOnce() == 2)
+            #expect(harness.router.reports.withLock { $0 }.map(\.exportID) == ["exp-1", "exp-2"])
+            #expect(try await rows.all().isEmpty)
+            #expect(try pendingGauge() == 0)
+            #expect(refusals() == 26)
+        }
+    }
+
+    /// Without a router the reports wait, and the gauge shows them piling up.
+    @Test(arguments: Backend.allCases)
+    func theGaugeCountsReportsWaitingWithoutARouter(backend: Backend) async throws {
+        try await withStore(backend) { store, clock, _ in
+            let metrics = TestMetrics()
+            let service = ExportRegistryService(store: store, tenants: TestRegistry.defaultTenants(), clock: { clock.now })
+            let maintenance = RegistryMaintenance(service: service, deliver: nil, clock: { clock.now }, metricsFactory: metrics)
+            #expect(await maintenance.runOnce() == 0)
+            #expect(try metrics.expectGauge("meshline_outbox_pending").lastValue == 0)
+            try await Self.queueReports(store, ["exp-1", "exp-2", "exp-3"], clock: clock)
+            // Refreshed at most every 10 s while nothing is delivered.
+            #expect(await maintenance.runOnce() == 0)
+            #expect(try metrics.expectGauge("meshline_outbox_pending").lastValue == 0)
+            clock.advance(by: 10_000)
+            #expect(await maintenance.runOnce() == 0)
+            #expect(try metrics.expectGauge("meshline_outbox_pending").lastValue == 3)
+        }
+    }
 }

@@ -381,6 +381,24 @@ func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws ->
         }
     }
 
+    @Test(arguments: Backend.allCases)
+    func theOutboxCountsEveryQueuedReportDueOrNot(backend: Backend) async throws {
+        try await withStore(backend) { store, clock, _ in
+            #expect(try await store.outboxCount() == 0)
+            for id in ["exp-1", "exp-2"] {
+                let export = Self.export(id, now: clock.now)
+                _ = try await store.append(AppendRequest(tenantID: "acme", exportID: id) { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                    .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: id, kind: .rejection)]))
+                })
+            }
+            let pending = try await store.pendingReports(now: clock.now, limit: 10)
+            try await store.reportFailed(pending[0].id, retryAt: clock.now + 60_000)
+            #expect(try await store.outboxCount() == 2)
+            try await store.reportDelivered(pending[1].id)
+            #expect(try await store.outboxCount() == 1)
+        }
+    }
+
     /// A row that does not decode (a corrupt disk page, a report written by a newer
     /// release) used to fail every `pendingReports` call, so that no report reached the
     /// router any more. It is now one item among the others, carrying its error, and
