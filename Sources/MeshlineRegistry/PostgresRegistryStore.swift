@@ -483,10 +483,11 @@ public final class PostgresRegistryStore: RegistryStore {
                 RETURNING id, report, attempts, traceparent
                 """, logger: self.logger
             ).decode((Int64, ByteBuffer, Int32, String?).self) {
-                let request = try ReportRequest(serializedBytes: report.readableBytesView)
+                let request = Result { () throws(ProtoDecodingError) in try ReportRequest(serializedBytes: report.readableBytesView) }
                 items.append(OutboxItem(id: id, report: request, attempts: Int(attempts), traceparent: traceparent))
             }
-            return items
+            // RETURNING gives the rows in no particular order: oldest first, as on SQLite.
+            return items.sorted { $0.id < $1.id }
         }
     }
 
@@ -499,6 +500,15 @@ public final class PostgresRegistryStore: RegistryStore {
     public func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError) {
         _ = try await perform { connection in
             try await connection.query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(retryAt) WHERE id = \(id)", logger: self.logger)
+        }
+    }
+
+    public func outboxCount() async throws(RegistryError) -> Int {
+        try await read { connection in
+            for try await count in try await connection.query("SELECT COUNT(*)::BIGINT FROM outbox", logger: self.logger).decode(Int64.self) {
+                return Int(count)
+            }
+            return 0
         }
     }
 

@@ -146,7 +146,10 @@ public struct Commit: Sendable {
 /// A queued report for the exception router.
 public struct OutboxItem: Sendable {
     public var id: Int64
-    public var report: ReportRequest
+    /// The report, or why its stored bytes do not decode (a corrupt row, or one written
+    /// by a newer release). A row that does not decode is still returned, so that it
+    /// neither holds up the rows after it nor goes unnoticed.
+    public var report: Result<ReportRequest, ProtoDecodingError>
     public var attempts: Int
     /// The trace of the call that queued the report, when it had one.
     public var traceparent: String?
@@ -212,12 +215,16 @@ public protocol RegistryStore: Sendable {
     /// Every stored version of every export, in commit order, page by page.
     func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit]
 
-    /// Reports waiting for the exception router, oldest first, due by `now`.
+    /// Reports waiting for the exception router, oldest first, due by `now`. A row whose
+    /// report does not decode is one of them (with the decoding error), never a failure
+    /// of the whole call.
     func pendingReports(now: Int64, limit: Int) async throws(RegistryError) -> [OutboxItem]
     /// The router accepted the report.
     func reportDelivered(_ id: Int64) async throws(RegistryError)
     /// The router did not answer; try again at `retryAt`.
     func reportFailed(_ id: Int64, retryAt: Int64) async throws(RegistryError)
+    /// How many reports are in the outbox, due or not (backing off, set aside, leased).
+    func outboxCount() async throws(RegistryError) -> Int
 
     /// Finishes pending writes and closes the storage.
     func close() async

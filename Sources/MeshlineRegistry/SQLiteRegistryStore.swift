@@ -436,7 +436,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT id, report, attempts, traceparent FROM outbox WHERE next_attempt_at <= ? ORDER BY id LIMIT ?", arguments: [now, limit])
                 .map { row in
-                    let report = try ReportRequest(serializedBytes: [UInt8](row["report"] as Data))
+                    let report = Result { () throws(ProtoDecodingError) in try ReportRequest(serializedBytes: [UInt8](row["report"] as Data)) }
                     return OutboxItem(id: row["id"], report: report, attempts: row["attempts"], traceparent: row["traceparent"])
                 }
         }
@@ -450,6 +450,10 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await write { db in
             try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?", arguments: [retryAt, id])
         }
+    }
+
+    public func outboxCount() async throws(RegistryError) -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
     }
 
     public func close() async {

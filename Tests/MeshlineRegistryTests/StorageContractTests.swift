@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import MeshlineModels
 import MeshlineRegistry
@@ -21,28 +22,76 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// A store of one backend, empty, with its own clock; cleaned up after `body`.
 func withStore(_ backend: Backend, _ body: (any RegistryStore, TestClock) async throws -> Void) async throws {
+    try await withStore(backend) { store, clock, _ in try await body(store, clock) }
+}
+
+/// The outbox table of a store as it is on disk, read and changed behind the store's back
+/// (to break a row the way a disk or a newer release could).
+struct OutboxRows: Sendable {
+    struct Row: Sendable, Equatable {
+        var id: Int64
+        var attempts: Int
+        var nextAttemptAt: Int64
+    }
+
+    /// Every row, by id.
+    let all: @Sendable () async throws -> [Row]
+    /// Replaces the stored report bytes of row `id`.
+    let setReport: @Sendable (_ id: Int64, _ bytes: [UInt8], _ nextAttemptAt: Int64?) async throws -> Void
+}
+
+/// ``withStore(_:_:)`` that also hands over the store's outbox rows on disk.
+func withStore(_ backend: Backend, _ body: (any RegistryStore, TestClock, OutboxRows) async throws -> Void) async throws {
     let clock = TestClock()
     switch backend {
     case .sqlite:
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshline-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try SQLiteRegistryStore(path: directory.appendingPathComponent("registry.sqlite").path, clock: { clock.now })
+        let path = directory.appendingPathComponent("registry.sqlite").path
+        let store = try SQLiteRegistryStore(path: path, clock: { clock.now })
+        let rows = OutboxRows(
+            all: {
+                try await DatabaseQueue(path: path).read { db in
+                    try GRDB.Row.fetchAll(db, sql: "SELECT id, attempts, next_attempt_at FROM outbox ORDER BY id")
+                        .map { OutboxRows.Row(id: $0["id"], attempts: $0["attempts"], nextAttemptAt: $0["next_attempt_at"]) }
+                }
+            },
+            setReport: { id, bytes, nextAttemptAt in
+                try await DatabaseQueue(path: path).write { db in
+                    try db.execute(
+                        sql: "UPDATE outbox SET report = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                        arguments: [Data(bytes), nextAttemptAt, id])
+                }
+            })
         do {
-            try await body(store, clock)
+            try await body(store, clock, rows)
         } catch {
             await store.close()
             throw error
         }
         await store.close()
     case .postgres:
-        try await withPostgresSchema { schema, logger in
+        try await withPostgresSchema { schema, logger, admin in
             let store = try PostgresRegistryStore(url: Backend.postgresURL, schema: schema, logger: logger, clock: { clock.now })
+            let rows = OutboxRows(
+                all: {
+                    var rows: [OutboxRows.Row] = []
+                    let query = PostgresQuery(unsafeSQL: "SELECT id, attempts, next_attempt_at FROM \(schema).outbox ORDER BY id")
+                    for try await (id, attempts, next) in try await admin.query(query).decode((Int64, Int32, Int64).self) {
+                        rows.append(OutboxRows.Row(id: id, attempts: Int(attempts), nextAttemptAt: next))
+                    }
+                    return rows
+                },
+                setReport: { id, bytes, nextAttemptAt in
+                    try await admin.query(
+                        "UPDATE \(unescaped: schema).outbox SET report = \(ByteBuffer(bytes: bytes)), next_attempt_at = COALESCE(\(nextAttemptAt), next_attempt_at) WHERE id = \(id)")
+                })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await store.run() }
                 defer { group.cancelAll() }
                 try await store.migrate()
-                try await body(store, clock)
+                try await body(store, clock, rows)
             }
         }
     }
@@ -50,6 +99,11 @@ func withStore(_ backend: Backend, _ body: (any RegistryStore, TestClock) async 
 
 /// A fresh PostgreSQL schema for `body` (so that tests never see each other's rows), dropped afterwards.
 func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async throws {
+    try await withPostgresSchema { schema, logger, _ in try await body(schema, logger) }
+}
+
+/// ``withPostgresSchema(_:)`` that also hands over a client of the database (outside the schema).
+func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws -> Void) async throws {
     let schema = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     var logger = Logger(label: "meshline.test.postgres")
     logger.logLevel = .error
@@ -63,7 +117,7 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
         defer { group.cancelAll() }
         try await admin.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"))
         do {
-            try await body(schema, logger)
+            try await body(schema, logger, admin)
         } catch {
             _ = try? await admin.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"))
             throw error
@@ -315,7 +369,7 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
                     outbox: [ReportRequest(tenantID: "acme", exportID: "exp-1", kind: .rejection)], traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
             })
             let pending = try await store.pendingReports(now: clock.now, limit: 10)
-            #expect(pending.map(\.report.exportID) == ["exp-1"])
+            #expect(try pending.map { try $0.report.get().exportID } == ["exp-1"])
             // Delivered later in the trace of the call that queued it.
             #expect(pending.first?.traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
             try await store.reportFailed(pending[0].id, retryAt: clock.now + 1_000)
@@ -324,6 +378,56 @@ func withPostgresSchema(_ body: (String, Logger) async throws -> Void) async thr
             #expect(retried.first?.attempts == 1)
             try await store.reportDelivered(retried[0].id)
             #expect(try await store.pendingReports(now: clock.now + 60_000, limit: 10).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theOutboxCountsEveryQueuedReportDueOrNot(backend: Backend) async throws {
+        try await withStore(backend) { store, clock, _ in
+            #expect(try await store.outboxCount() == 0)
+            for id in ["exp-1", "exp-2"] {
+                let export = Self.export(id, now: clock.now)
+                _ = try await store.append(AppendRequest(tenantID: "acme", exportID: id) { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                    .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: id, kind: .rejection)]))
+                })
+            }
+            let pending = try await store.pendingReports(now: clock.now, limit: 10)
+            try await store.reportFailed(pending[0].id, retryAt: clock.now + 60_000)
+            #expect(try await store.outboxCount() == 2)
+            try await store.reportDelivered(pending[1].id)
+            #expect(try await store.outboxCount() == 1)
+        }
+    }
+
+    /// A row that does not decode (a corrupt disk page, a report written by a newer
+    /// release) used to fail every `pendingReports` call, so that no report reached the
+    /// router any more. It is now one item among the others, carrying its error, and
+    /// stays on disk until it is delivered.
+    @Test(arguments: Backend.allCases)
+    func anOutboxRowThatDoesNotDecodeIsReturnedWithItsErrorAndKept(backend: Backend) async throws {
+        try await withStore(backend) { store, clock, rows in
+            for id in ["exp-1", "exp-2", "exp-3"] {
+                let export = Self.export(id, now: clock.now)
+                _ = try await store.append(AppendRequest(tenantID: "acme", exportID: id) { (_: AppendContext) throws(RegistryError) -> AppendPlan in
+                    .store(export, sideEffects: AppendSideEffects(outbox: [ReportRequest(tenantID: "acme", exportID: id, kind: .rejection)]))
+                })
+            }
+            let queued = try await rows.all()
+            #expect(queued.count == 3)
+            // A length-delimited field whose length runs past the end.
+            try await rows.setReport(queued[0].id, [0x0A, 0xFF, 0x01], nil)
+
+            let pending = try await store.pendingReports(now: clock.now, limit: 10)
+            #expect(pending.map(\.id) == queued.map(\.id))
+            #expect(throws: ProtoDecodingError.self) { try pending[0].report.get() }
+            #expect(try pending.dropFirst().map { try $0.report.get().exportID } == ["exp-2", "exp-3"])
+
+            // Set aside: still on disk, due later, the others unaffected.
+            try await store.reportFailed(queued[0].id, retryAt: clock.now + 3_600_000)
+            for item in pending.dropFirst() { try await store.reportDelivered(item.id) }
+            #expect(try await rows.all() == [OutboxRows.Row(id: queued[0].id, attempts: 1, nextAttemptAt: clock.now + 3_600_000)])
+            #expect(try await store.pendingReports(now: clock.now + 60_000, limit: 10).isEmpty)
+            #expect(try await store.pendingReports(now: clock.now + 3_600_000, limit: 10).map(\.id) == [queued[0].id])
         }
     }
 

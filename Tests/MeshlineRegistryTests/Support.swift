@@ -3,6 +3,7 @@ import Foundation
 import MeshlineHTTP2
 import MeshlineModels
 import MeshlineRPC
+import Logging
 import MeshlineRegistry
 import Synchronization
 
@@ -121,11 +122,51 @@ final class TestClock: Sendable {
 /// A fake exception router that records the reports it receives.
 final class RecordingRouter: RPCService, Sendable {
     let reports = Mutex<[ReportRequest]>([])
+    /// When set, every report is refused with this error (and not recorded).
+    let refusal = Mutex<RPCError?>(nil)
     var serviceName: String { ExceptionRouterDescriptor.fullName }
     var handlers: [RPCHandler] {
         [.unary(ExceptionRouterDescriptor.report) { [self] (request: ReportRequest, _) -> ReportResponse in
+            if let refusal = refusal.withLock({ $0 }) { throw refusal }
             reports.withLock { $0.append(request) }
             return ReportResponse(exceptionCase: ExceptionCase(caseID: "case-\(request.exportID)", tenantID: request.tenantID, exportID: request.exportID))
         }]
+    }
+}
+
+/// Log entries kept in memory, for tests that check what an operator is told.
+final class LogRecorder: Sendable {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    let entries = Mutex<[Entry]>([])
+
+    var logger: Logger {
+        var logger = Logger(label: "meshline.registry.test") { _ in Handler(recorder: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    func entries(_ level: Logger.Level) -> [Entry] { entries.withLock { $0 }.filter { $0.level == level } }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
+            recorder.entries.withLock {
+                $0.append(Entry(level: event.level, message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
+            }
+        }
     }
 }

@@ -120,4 +120,46 @@ import Testing
             #expect(!process.logText.contains("Pat Doe") && !process.logText.contains("1 Main St"), "personal data in the log")
         }
     }
+
+    /// A router that keeps refusing the registry's reports (the registry's API key is for
+    /// another tenant): the report stays queued and retried, each refusal is a warning
+    /// line with the outbox id, attempts and code, and the admin endpoint counts it.
+    @Test(.timeLimit(.minutes(1)))
+    func reportsTheRouterKeepsRefusingShowOnTheRegistrysMetricsAndLog() async throws {
+        let directory = try Scripts.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keys = directory.appendingPathComponent("api-keys.json").path
+        let made = try await Binaries.run("meshline", ["keys", "api-key", "--keys-file", keys, "--id", "registry", "--tenant", "globex"])
+        #expect(made.status == 0)
+        let keyFile = directory.appendingPathComponent("registry.key")
+        try Data(made.stdout.trimmingCharacters(in: .whitespacesAndNewlines).utf8).write(to: keyFile)
+        let routerEndpoint = "127.0.0.1:\(try Binaries.freePort())"
+        let registry = try Mesh.registry(
+            directory, ["--exceptions", routerEndpoint, "--api-key-file", keyFile.path, "--admin-listen", "127.0.0.1:0", "--log-level", "info"])
+        defer { registry.stop() }
+        let router = try Mesh.router(
+            directory, listen: routerEndpoint, registry: registry.endpoint, decision: nil, policy: try Mesh.writePolicy(directory, retryAfterMs: 100),
+            ["--api-keys", keys])
+        defer { router.stop() }
+        let registryAdmin = try await registry.loggedPort("admin_address")
+        let client = try Mesh.client([registry.endpoint])
+        defer { Task { await client.close() } }
+
+        let export = OperationsTests.export("exp-refused")
+        let published: PublishResponse = try await client.unary(ExportRegistryDescriptor.publish, PublishRequest(tenantID: "acme", export: export))
+        try await Mesh.acknowledge(client, try #require(published.export), .rejected)
+
+        let refused = #"meshline_outbox_delivery_failures_total{code="PERMISSION_DENIED"}"#
+        var metrics = ""
+        #expect(await Mesh.eventually(20) {
+            metrics = try await Self.scrape(registryAdmin)
+            return (Self.value(refused, in: metrics) ?? 0) >= 2
+        }, "\(metrics)")
+        #expect(Self.value("meshline_outbox_pending", in: metrics) == 1, "\(metrics)")
+        let lines = registry.logText.split(separator: "\n").filter { $0.contains("outbox report not delivered") }
+        #expect(lines.count >= 2, "\(registry.logText)")
+        #expect(lines.first.map { $0.contains("outbox_id=1") && $0.contains("attempts=1") && $0.contains("code=PERMISSION_DENIED") } == true)
+        #expect(lines.contains { $0.contains("attempts=2") })
+        #expect(!registry.logText.contains("may not act for tenant"), "the router's message is not logged")
+    }
 }
