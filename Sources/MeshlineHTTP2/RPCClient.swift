@@ -150,15 +150,12 @@ public final class RPCClient: Sendable {
     /// A unary call on raw bytes (any path, any message); used by tools and tests.
     public func rawUnary(_ path: String, _ request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil) async throws(RPCError) -> (headers: Metadata, messages: [[UInt8]], trailers: Metadata) {
         let metadata = outgoing(metadata)
-        let connection = try await pickConnection()
-        do {
-            let outcome = try await connection.unary(
-                path, request, metadata: metadata, timeoutNanoseconds: Self.nanoseconds(timeout ?? configuration.defaultTimeout),
-                maximumMessageSize: configuration.maxMessageSize)
-            return (outcome.headers, outcome.messages, outcome.trailers)
-        } catch {
-            throw RPCError.from(error)
+        let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
+        let maximumMessageSize = configuration.maxMessageSize
+        let outcome = try await withTransparentRetry { connection in
+            try await connection.unary(path, request, metadata: metadata, timeoutNanoseconds: timeoutNanoseconds, maximumMessageSize: maximumMessageSize)
         }
+        return (outcome.headers, outcome.messages, outcome.trailers)
     }
 
     /// A server-streaming call: one request, a stream of responses. The call starts
@@ -170,21 +167,20 @@ public final class RPCClient: Sendable {
         as responseType: Response.Type = Response.self
     ) async throws(RPCError) -> ResponseStream<Response> {
         let metadata = outgoing(metadata)
-        let connection = try await pickConnection()
-        let handler = connection.handler
         let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
         let maximumMessageSize = configuration.maxMessageSize
         let bytes = request.serializedBytes()
         let path = method.path
-        let delegate = StreamDelegate(handler: handler)
-        let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
-            elementType: [UInt8].self,
-            backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(lowWatermark: 4, highWatermark: 32),
-            finishOnDeinit: false,
-            delegate: delegate
-        )
-        let source = ResponseStreamSource(source: produced.source)
-        do {
+        return try await withTransparentRetry { connection in
+            let handler = connection.handler
+            let delegate = StreamDelegate(handler: handler)
+            let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
+                elementType: [UInt8].self,
+                backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(lowWatermark: 4, highWatermark: 32),
+                finishOnDeinit: false,
+                delegate: delegate
+            )
+            let source = ResponseStreamSource(source: produced.source)
             let headers = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Metadata, any Error>) in
                 handler.eventLoop.execute {
                     let call = ClientCall(
@@ -195,8 +191,29 @@ public final class RPCClient: Sendable {
                 }
             }
             return ResponseStream(headers: headers, messages: produced.sequence, source: source, method: method)
-        } catch {
-            throw RPCError.from(error)
+        }
+    }
+
+    /// Runs `call` on a picked connection. A call the server provably never processed
+    /// (``UnprocessedCallError``: a refused stream, one above a GOAWAY's last-stream-id,
+    /// a connection already going away) runs again, as stock gRPC's transparent retry
+    /// does: once on each other endpoint, or once more (on a new connection when the old
+    /// one is going away) when there is one endpoint. Safe for any call, as the server
+    /// never saw it; a call that may have been processed is never sent twice.
+    private func withTransparentRetry<T>(_ call: (EndpointConnection.Connected) async throws -> T) async throws(RPCError) -> T {
+        var tried: Set<Int> = []
+        var attempts = 0
+        while true {
+            let (index, connection) = try await pickConnection(avoiding: tried)
+            do {
+                return try await call(connection)
+            } catch let error as UnprocessedCallError {
+                attempts += 1
+                if attempts == max(connections.count, 2) { throw error.rpcError }
+                tried.insert(index)
+            } catch {
+                throw RPCError.from(error)
+            }
         }
     }
 
@@ -206,27 +223,30 @@ public final class RPCClient: Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    /// The next usable endpoint in round-robin order, connecting when needed.
-    private func pickConnection() async throws(RPCError) -> EndpointConnection.Connected {
+    /// The next usable endpoint in round-robin order (except those `avoiding` names,
+    /// unless it names the only one), connecting when needed.
+    private func pickConnection(avoiding tried: Set<Int> = []) async throws(RPCError) -> (index: Int, connection: EndpointConnection.Connected) {
+        let avoided = connections.count > 1 ? tried : []
         var lastError = RPCError(code: .unavailable, message: "no endpoint is available")
         var skippedUnhealthy = false
         for _ in 0..<connections.count {
             let index = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
             let connection = connections[index]
+            if avoided.contains(index) { continue }
             if !connection.isHealthy {
                 skippedUnhealthy = true
                 continue
             }
             do {
-                return try await connection.connected()
+                return (index, try await connection.connected())
             } catch {
                 lastError = error
             }
         }
         if skippedUnhealthy {
             // Every healthy endpoint failed: an unhealthy one is better than none.
-            for connection in connections where !connection.isHealthy {
-                if let connected = try? await connection.connected() { return connected }
+            for (index, connection) in connections.enumerated() where !connection.isHealthy && !avoided.contains(index) {
+                if let connected = try? await connection.connected() { return (index, connected) }
             }
         }
         throw RPCError(code: .unavailable, message: "no endpoint of \(configuration.endpoints.map(\.description).joined(separator: ", ")) is reachable: \(lastError.message)")
@@ -296,7 +316,7 @@ final class ResponseStreamSource: Sendable {
         }
     }
 
-    func finish(error: RPCError?, trailers: Metadata) {
+    func finish(error: (any Error)?, trailers: Metadata) {
         finalTrailers.withLock { $0 = trailers }
         if let error { source.finish(error) } else { source.finish() }
     }
