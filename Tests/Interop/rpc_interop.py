@@ -11,6 +11,8 @@
                                                 RST_STREAM REFUSED_STREAM; as blackhole otherwise
     rpc_interop.py goaway                       HTTP/2 server that answers a request with GOAWAY
                                                 (last-stream-id 0); as blackhole otherwise
+    rpc_interop.py unanswered                   a port whose accept queue is full: connects to it
+                                                hang; as blackhole otherwise
 
 Driven by Tests/MeshlineRPCTests/InteropTests.swift. The client mode prints one
 line per case, "ok NAME" or "FAIL NAME: why", and a closing "N passed, N failed"
@@ -307,12 +309,43 @@ def run_refusing(how):
     return 0
 
 
+def run_unanswered():
+    """A listening port that never completes a TCP handshake: Linux drops a SYN while
+    the accept queue is full, and nothing is ever accepted from it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    try:
+        probe.connect(("127.0.0.1", port))
+        print("the accept queue did not fill", flush=True)
+        return 1
+    except socket.timeout:
+        pass
+    print(f"listening on {port}", flush=True)
+    sys.stdin.read()
+    return 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "blackhole":
         sys.exit(run_blackhole())
     if mode in ("refuse", "goaway"):
         sys.exit(run_refusing(mode))
+    if mode == "unanswered":
+        sys.exit(run_unanswered())
     if mode == "tls-client" and len(sys.argv) == 5:
         sys.exit(run_tls_client(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     if mode == "client" and len(sys.argv) == 4:

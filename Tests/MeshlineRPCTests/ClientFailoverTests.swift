@@ -6,7 +6,7 @@ import MeshlineTestSupport
 import Synchronization
 import Testing
 
-/// Calls the server never saw go elsewhere.
+/// Calls the server never saw go elsewhere; deadlines hold while connecting.
 @Suite(.serialized) struct ClientFailoverTests {
     /// Get answers with a count of the calls its handler ran.
     final class CountingService: RPCService, Sendable {
@@ -50,5 +50,24 @@ import Testing
             }
             await client.close()
         }
+    }
+
+    /// An endpoint whose TCP handshake never completes: the call ends at its own
+    /// deadline, not after the 5 s connect timeout, and so does a call that joins the
+    /// connection attempt already under way.
+    @Test func aCallEndsAtItsDeadlineWhileTheConnectHangs() async throws {
+        let unanswered = try Scripts.PythonServer(["Tests/Interop/rpc_interop.py", "unanswered"])
+        defer { unanswered.stop() }
+        let client = RPCClient(configuration: RPCClient.Configuration(endpoints: [.init(host: "127.0.0.1", port: unanswered.port)]))
+        for _ in 0..<2 {
+            let started = ContinuousClock.now
+            let error = await #expect(throws: RPCError.self) {
+                let _: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(), timeout: .seconds(1))
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+            #expect(elapsed >= .milliseconds(900) && elapsed < .milliseconds(1_500), "\(elapsed)")
+        }
+        await client.close()
     }
 }
