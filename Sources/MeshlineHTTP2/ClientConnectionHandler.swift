@@ -16,6 +16,18 @@ enum CallDelivery {
     case streaming(headers: CheckedContinuation<Metadata, any Error>?, sink: ResponseStreamSource)
 }
 
+/// A call the server provably never processed: its stream was refused, it lay above a
+/// GOAWAY's last-stream-id, or the connection was already going away before the request
+/// was written. Sending it again elsewhere is safe even when the call is not idempotent;
+/// ``RPCClient`` does so, and otherwise it reaches the caller as its ``rpcError``.
+struct UnprocessedCallError: RPCErrorConvertible {
+    let rpcError: RPCError
+
+    init(_ message: String) {
+        rpcError = RPCError(code: .unavailable, message: message)
+    }
+}
+
 /// One call on the client side of a connection.
 final class ClientCall {
     let path: String
@@ -172,7 +184,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     /// Starts `call` as a new stream; fails it at once when the connection cannot take it.
     func start(_ call: ClientCall) {
         guard isUsable, let context else {
-            complete(call, error: RPCError(code: .unavailable, message: "the connection is closing; retry the call"))
+            complete(call, error: UnprocessedCallError("the connection to the server was closing before the call was sent"))
             return
         }
         var headers = [
@@ -187,7 +199,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         do {
             call.streamID = try session.submitRequest(headers: headers)
         } catch {
-            complete(call, error: RPCError(code: .unavailable, message: "could not open a stream: \(error)"))
+            complete(call, error: UnprocessedCallError("could not open a stream: \(error)"))
             return
         }
         calls[call.streamID] = call
@@ -221,7 +233,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
         scheduleFlush()
     }
 
-    private func complete(_ call: ClientCall, error: RPCError?) {
+    private func complete(_ call: ClientCall, error: (any Error)?) {
         guard !call.finished else { return }
         call.finished = true
         call.deadline?.cancel()
@@ -383,8 +395,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, HTTP2SessionDelegate
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let call = calls.removeValue(forKey: streamID) else { return }
         let code = call.resetCode ?? errorCode
-        if code == 0x7 {
-            complete(call, error: RPCError(code: .unavailable, message: "the server refused the stream (it may be shutting down); retry the call"))
+        if code == 0x7 && call.httpStatus == nil {
+            // REFUSED_STREAM, from the server or from nghttp2 for a stream above a GOAWAY's
+            // last-stream-id, means no application processing happened (RFC 9113 §8.7).
+            complete(call, error: UnprocessedCallError("the server refused the stream before processing it (it may be shutting down)"))
         } else {
             complete(call, error: RPCError(code: StatusCode(http2ErrorCode: code), message: "the server reset the stream (HTTP/2 error \(code)) before sending a status"))
         }

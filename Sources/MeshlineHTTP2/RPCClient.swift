@@ -150,15 +150,12 @@ public final class RPCClient: Sendable {
     /// A unary call on raw bytes (any path, any message); used by tools and tests.
     public func rawUnary(_ path: String, _ request: [UInt8], metadata: Metadata = Metadata(), timeout: Duration? = nil) async throws(RPCError) -> (headers: Metadata, messages: [[UInt8]], trailers: Metadata) {
         let metadata = outgoing(metadata)
-        let connection = try await pickConnection()
-        do {
-            let outcome = try await connection.unary(
-                path, request, metadata: metadata, timeoutNanoseconds: Self.nanoseconds(timeout ?? configuration.defaultTimeout),
-                maximumMessageSize: configuration.maxMessageSize)
-            return (outcome.headers, outcome.messages, outcome.trailers)
-        } catch {
-            throw RPCError.from(error)
+        let deadline = (timeout ?? configuration.defaultTimeout).map { ContinuousClock.now + $0 }
+        let maximumMessageSize = configuration.maxMessageSize
+        let outcome = try await withTransparentRetry(deadline: deadline) { connection, timeoutNanoseconds in
+            try await connection.unary(path, request, metadata: metadata, timeoutNanoseconds: timeoutNanoseconds, maximumMessageSize: maximumMessageSize)
         }
+        return (outcome.headers, outcome.messages, outcome.trailers)
     }
 
     /// A server-streaming call: one request, a stream of responses. The call starts
@@ -170,21 +167,20 @@ public final class RPCClient: Sendable {
         as responseType: Response.Type = Response.self
     ) async throws(RPCError) -> ResponseStream<Response> {
         let metadata = outgoing(metadata)
-        let connection = try await pickConnection()
-        let handler = connection.handler
-        let timeoutNanoseconds = Self.nanoseconds(timeout ?? configuration.defaultTimeout)
+        let deadline = (timeout ?? configuration.defaultTimeout).map { ContinuousClock.now + $0 }
         let maximumMessageSize = configuration.maxMessageSize
         let bytes = request.serializedBytes()
         let path = method.path
-        let delegate = StreamDelegate(handler: handler)
-        let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
-            elementType: [UInt8].self,
-            backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(lowWatermark: 4, highWatermark: 32),
-            finishOnDeinit: false,
-            delegate: delegate
-        )
-        let source = ResponseStreamSource(source: produced.source)
-        do {
+        return try await withTransparentRetry(deadline: deadline) { connection, timeoutNanoseconds in
+            let handler = connection.handler
+            let delegate = StreamDelegate(handler: handler)
+            let produced = NIOThrowingAsyncSequenceProducer.makeSequence(
+                elementType: [UInt8].self,
+                backPressureStrategy: NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark(lowWatermark: 4, highWatermark: 32),
+                finishOnDeinit: false,
+                delegate: delegate
+            )
+            let source = ResponseStreamSource(source: produced.source)
             let headers = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Metadata, any Error>) in
                 handler.eventLoop.execute {
                     let call = ClientCall(
@@ -195,38 +191,82 @@ public final class RPCClient: Sendable {
                 }
             }
             return ResponseStream(headers: headers, messages: produced.sequence, source: source, method: method)
-        } catch {
-            throw RPCError.from(error)
         }
     }
 
-    private static func nanoseconds(_ duration: Duration?) -> Int64? {
-        guard let duration else { return nil }
+    /// Runs `call` on a picked connection. A call the server provably never processed
+    /// (``UnprocessedCallError``: a refused stream, one above a GOAWAY's last-stream-id,
+    /// a connection already going away) runs again, as stock gRPC's transparent retry
+    /// does: once on each other endpoint, or once more (on a new connection when the old
+    /// one is going away) when there is one endpoint. Safe for any call, as the server
+    /// never saw it; a call that may have been processed is never sent twice.
+    ///
+    /// The `deadline` covers picking and connecting too: `call` gets the time left
+    /// (nil: no deadline), and the call is DEADLINE_EXCEEDED once it passes, whatever
+    /// the connection attempts are doing.
+    private func withTransparentRetry<T>(
+        deadline: ContinuousClock.Instant?, _ call: (EndpointConnection.Connected, _ timeoutNanoseconds: Int64?) async throws -> T
+    ) async throws(RPCError) -> T {
+        var tried: Set<Int> = []
+        var attempts = 0
+        while true {
+            let (index, connection) = try await pickConnection(avoiding: tried, deadline: deadline)
+            let timeoutNanoseconds: Int64?
+            if let deadline {
+                let left = deadline - .now
+                guard left > .zero else { throw EndpointConnection.deadlineExceeded }
+                timeoutNanoseconds = Self.nanoseconds(left)
+            } else {
+                timeoutNanoseconds = nil
+            }
+            do {
+                return try await call(connection, timeoutNanoseconds)
+            } catch let error as UnprocessedCallError {
+                attempts += 1
+                if attempts == max(connections.count, 2) { throw error.rpcError }
+                tried.insert(index)
+            } catch {
+                throw RPCError.from(error)
+            }
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    /// The next usable endpoint in round-robin order, connecting when needed.
-    private func pickConnection() async throws(RPCError) -> EndpointConnection.Connected {
+    /// The next usable endpoint in round-robin order (except those `avoiding` names,
+    /// unless it names the only one), connecting when needed; waits for a connection
+    /// until `deadline` at most.
+    private func pickConnection(avoiding tried: Set<Int>, deadline: ContinuousClock.Instant?) async throws(RPCError) -> (index: Int, connection: EndpointConnection.Connected) {
+        let avoided = connections.count > 1 ? tried : []
         var lastError = RPCError(code: .unavailable, message: "no endpoint is available")
         var skippedUnhealthy = false
         for _ in 0..<connections.count {
             let index = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count
             let connection = connections[index]
+            if avoided.contains(index) { continue }
             if !connection.isHealthy {
                 skippedUnhealthy = true
                 continue
             }
             do {
-                return try await connection.connected()
+                return (index, try await connection.connected(deadline: deadline))
+            } catch where error.code == .deadlineExceeded || error.code == .cancelled {
+                throw error
             } catch {
                 lastError = error
             }
         }
         if skippedUnhealthy {
             // Every healthy endpoint failed: an unhealthy one is better than none.
-            for connection in connections where !connection.isHealthy {
-                if let connected = try? await connection.connected() { return connected }
+            for (index, connection) in connections.enumerated() where !connection.isHealthy && !avoided.contains(index) {
+                do {
+                    return (index, try await connection.connected(deadline: deadline))
+                } catch where error.code == .deadlineExceeded || error.code == .cancelled {
+                    throw error
+                } catch {}
             }
         }
         throw RPCError(code: .unavailable, message: "no endpoint of \(configuration.endpoints.map(\.description).joined(separator: ", ")) is reachable: \(lastError.message)")
@@ -296,7 +336,7 @@ final class ResponseStreamSource: Sendable {
         }
     }
 
-    func finish(error: RPCError?, trailers: Metadata) {
+    func finish(error: (any Error)?, trailers: Metadata) {
         finalTrailers.withLock { $0 = trailers }
         if let error { source.finish(error) } else { source.finish() }
     }
@@ -368,9 +408,19 @@ final class EndpointConnection: Sendable {
         }
     }
 
+    /// A caller waiting for a connection attempt, until its deadline at most.
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Connected, any Error>
+        /// Ends the wait at the caller's deadline.
+        let timer: Scheduled<Void>?
+    }
+
+    static let deadlineExceeded = RPCError(code: .deadlineExceeded, message: "the deadline passed before a connection to the server was ready")
+
     private enum State {
         case idle
-        case connecting([CheckedContinuation<Connected, any Error>])
+        case connecting([Waiter])
         case ready(Connected)
         case backoff(until: ContinuousClock.Instant, error: RPCError)
     }
@@ -380,6 +430,7 @@ final class EndpointConnection: Sendable {
         var failures = 0
         var healthy = true
         var closed = false
+        var lastWaiterID = 0
     }
 
     let endpoint: RPCClient.Endpoint
@@ -403,37 +454,65 @@ final class EndpointConnection: Sendable {
     }
 
     /// A usable connection: the current one, or a new one when there is none and
-    /// the backoff has passed.
-    func connected() async throws(RPCError) -> Connected {
+    /// the backoff has passed. A caller stops waiting for a connection attempt at its
+    /// `deadline` (DEADLINE_EXCEEDED) or when its task is cancelled (CANCELLED); the
+    /// attempt goes on for the others.
+    func connected(deadline: ContinuousClock.Instant? = nil) async throws(RPCError) -> Connected {
+        let id = shared.withLock { shared in
+            shared.lastWaiterID += 1
+            return shared.lastWaiterID
+        }
         do {
-            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connected, any Error>) in
-                let next: Next = shared.withLock { shared in
-                    if shared.closed { return .fail(RPCError(code: .unavailable, message: "the client is closed")) }
-                    switch shared.state {
-                    case .ready(let connected):
-                        return .use(connected)
-                    case .connecting(let waiters):
-                        shared.state = .connecting(waiters + [continuation])
-                        return .wait
-                    case .backoff(let until, let error):
-                        if ContinuousClock.now < until { return .fail(error) }
-                        shared.state = .connecting([continuation])
-                        return .connect
-                    case .idle:
-                        shared.state = .connecting([continuation])
-                        return .connect
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Connected, any Error>) in
+                    let next: Next = shared.withLock { shared in
+                        if shared.closed { return .fail(RPCError(code: .unavailable, message: "the client is closed")) }
+                        var waiters: [Waiter] = []
+                        let next: Next
+                        switch shared.state {
+                        case .ready(let connected):
+                            return .use(connected)
+                        case .connecting(let current):
+                            waiters = current
+                            next = .wait
+                        case .backoff(let until, let error):
+                            if ContinuousClock.now < until { return .fail(error) }
+                            next = .connect
+                        case .idle:
+                            next = .connect
+                        }
+                        if Task.isCancelled { return .fail(RPCError(code: .cancelled, message: "the call was cancelled")) }
+                        let timer = deadline.map { deadline in
+                            group.next().scheduleTask(in: TimeAmount(deadline - .now)) { self.stopWaiting(id, Self.deadlineExceeded) }
+                        }
+                        shared.state = .connecting(waiters + [Waiter(id: id, continuation: continuation, timer: timer)])
+                        return next
+                    }
+                    switch next {
+                    case .use(let connected): continuation.resume(returning: connected)
+                    case .fail(let error): continuation.resume(throwing: error)
+                    case .wait: break
+                    case .connect: connect()
                     }
                 }
-                switch next {
-                case .use(let connected): continuation.resume(returning: connected)
-                case .fail(let error): continuation.resume(throwing: error)
-                case .wait: break
-                case .connect: connect()
-                }
+            } onCancel: {
+                stopWaiting(id, RPCError(code: .cancelled, message: "the call was cancelled"))
             }
         } catch {
             throw RPCError.from(error)
         }
+    }
+
+    /// Fails one waiter's wait for the connection attempt in progress, if it still waits.
+    private func stopWaiting(_ id: Int, _ error: RPCError) {
+        let waiter: Waiter? = shared.withLock { shared in
+            guard case .connecting(var waiters) = shared.state, let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            let waiter = waiters.remove(at: index)
+            shared.state = .connecting(waiters)
+            return waiter
+        }
+        waiter?.timer?.cancel()
+        waiter?.continuation.resume(throwing: error)
     }
 
     private func connect() {
@@ -472,7 +551,7 @@ final class EndpointConnection: Sendable {
     }
 
     private func connectFinished(_ result: Result<Connected, any Error>) {
-        let (waiters, outcome): ([CheckedContinuation<Connected, any Error>], Result<Connected, RPCError>) = shared.withLock { shared in
+        let (waiters, outcome): ([Waiter], Result<Connected, RPCError>) = shared.withLock { shared in
             guard case .connecting(let waiters) = shared.state else { return ([], .failure(RPCError(code: .unavailable, message: "closed"))) }
             switch result {
             case .success(let connected):
@@ -493,9 +572,10 @@ final class EndpointConnection: Sendable {
             }
         }
         for waiter in waiters {
+            waiter.timer?.cancel()
             switch outcome {
-            case .success(let connected): waiter.resume(returning: connected)
-            case .failure(let error): waiter.resume(throwing: error)
+            case .success(let connected): waiter.continuation.resume(returning: connected)
+            case .failure(let error): waiter.continuation.resume(throwing: error)
             }
         }
     }

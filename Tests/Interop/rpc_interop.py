@@ -7,6 +7,12 @@
     rpc_interop.py tls-client PORT CA WORKDIR   one Echo call over TLS, trusting CA (PEM)
     rpc_interop.py blackhole                    accepts connections and reads, never answers;
                                                 prints "listening on PORT", runs until stdin closes
+    rpc_interop.py refuse                       HTTP/2 server that answers every request with
+                                                RST_STREAM REFUSED_STREAM; as blackhole otherwise
+    rpc_interop.py goaway                       HTTP/2 server that answers a request with GOAWAY
+                                                (last-stream-id 0); as blackhole otherwise
+    rpc_interop.py unanswered                   a port whose accept queue is full: connects to it
+                                                hang; as blackhole otherwise
 
 Driven by Tests/MeshlineRPCTests/InteropTests.swift. The client mode prints one
 line per case, "ok NAME" or "FAIL NAME: why", and a closing "N passed, N failed"
@@ -263,10 +269,83 @@ def run_blackhole():
     return 0
 
 
+def run_refusing(how):
+    """A server that processes no request: each is refused before any handler could run."""
+    import h2.config
+    import h2.connection
+    import h2.errors
+    import h2.events
+    import h2.exceptions
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    print(f"listening on {listener.getsockname()[1]}", flush=True)
+
+    def serve(connection):
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        connection.sendall(conn.data_to_send())
+        while data := connection.recv(65536):
+            try:
+                events = conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                continue  # after our GOAWAY: keep reading so that the GOAWAY is not lost to a reset
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    if how == "refuse":
+                        conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                    else:
+                        conn.close_connection(error_code=0, last_stream_id=0)
+            connection.sendall(conn.data_to_send())
+
+    def accept():
+        while True:
+            connection, _ = listener.accept()
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+    return 0
+
+
+def run_unanswered():
+    """A listening port that never completes a TCP handshake: Linux drops a SYN while
+    the accept queue is full, and nothing is ever accepted from it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    try:
+        probe.connect(("127.0.0.1", port))
+        print("the accept queue did not fill", flush=True)
+        return 1
+    except socket.timeout:
+        pass
+    print(f"listening on {port}", flush=True)
+    sys.stdin.read()
+    return 0
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "blackhole":
         sys.exit(run_blackhole())
+    if mode in ("refuse", "goaway"):
+        sys.exit(run_refusing(mode))
+    if mode == "unanswered":
+        sys.exit(run_unanswered())
     if mode == "tls-client" and len(sys.argv) == 5:
         sys.exit(run_tls_client(int(sys.argv[2]), sys.argv[3], sys.argv[4]))
     if mode == "client" and len(sys.argv) == 4:
