@@ -249,6 +249,19 @@ def run_tls_client(port, ca_file, work):
     return 0
 
 
+def serve_until_stdin_closes(listener, serve):
+    """Runs `serve(connection)` in a thread per accepted connection until the test closes stdin."""
+
+    def accept():
+        while True:
+            connection, _ = listener.accept()
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+    return 0
+
+
 def run_blackhole():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -259,14 +272,7 @@ def run_blackhole():
         while connection.recv(65536):
             pass
 
-    def accept():
-        while True:
-            connection, _ = listener.accept()
-            threading.Thread(target=swallow, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    sys.stdin.read()
-    return 0
+    return serve_until_stdin_closes(listener, swallow)
 
 
 def run_refusing(how):
@@ -299,14 +305,7 @@ def run_refusing(how):
                         conn.close_connection(error_code=0, last_stream_id=0)
             connection.sendall(conn.data_to_send())
 
-    def accept():
-        while True:
-            connection, _ = listener.accept()
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    sys.stdin.read()
-    return 0
+    return serve_until_stdin_closes(listener, serve)
 
 
 def run_unanswered():

@@ -229,13 +229,18 @@ import Testing
         }
     }
 
+    /// Rules v1.2: WH-A takes two orders a day; both warehouses have plenty of SKU-1.
+    static func limitWarehouseAToTwoOrdersADay(_ harness: DecisionHarness) async throws {
+        var limited = Self.rules
+        limited.version = "v1.2"
+        limited.warehouses[0].dailyCapacity = 2
+        try await harness.putRules(limited)
+        try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+    }
+
     @Test func publishedDecisionsUseUpDailyCapacityAndDryRunsDoNot() async throws {
         try await Self.withHarness { harness in
-            var limited = Self.rules
-            limited.version = "v1.2"
-            limited.warehouses[0].dailyCapacity = 2
-            try await harness.putRules(limited)
-            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+            try await Self.limitWarehouseAToTwoOrdersADay(harness)
             for index in 0..<3 {
                 #expect(try await harness.decide(Fixture.order("dry-\(index)"), dryRun: true).warehouses == ["WH-A"])
             }
@@ -260,11 +265,7 @@ import Testing
 
     @Test func anOrderPlacedYearsAheadIsRefusedAndLeavesTheDaysCapacityCounted() async throws {
         try await Self.withHarness { harness in
-            var limited = Self.rules
-            limited.version = "v1.2"
-            limited.warehouses[0].dailyCapacity = 2
-            try await harness.putRules(limited)
-            try await harness.updateInventory([("WH-A", "SKU-1", 50), ("WH-B", "SKU-1", 50)])
+            try await Self.limitWarehouseAToTwoOrdersADay(harness)
             for index in 0..<2 {
                 #expect(try await harness.decide(Fixture.order("order-\(index)")).warehouses == ["WH-A"])
             }
