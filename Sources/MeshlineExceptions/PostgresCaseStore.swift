@@ -141,7 +141,7 @@ public final class PostgresCaseStore: CaseStore {
         } else {
             try await connection.query(
                 """
-                UPDATE cases SET state = \(state), queue = \(c.queue), due_key = \(dueKey), ship_by = \(shipBy), timer_kind = \(kind), timer_at = \(at),
+                UPDATE cases SET export_version = \(c.exportVersion), state = \(state), queue = \(c.queue), due_key = \(dueKey), ship_by = \(shipBy), timer_kind = \(kind), timer_at = \(at),
                     lease_owner = \(owner), lease_until = \(until), unanswered = \(record.unanswered), body = \(body), export = \(export)
                 WHERE case_id = \(c.caseID)
                 """, logger: logger)

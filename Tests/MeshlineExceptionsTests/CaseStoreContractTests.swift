@@ -112,9 +112,16 @@ func withCaseStore(_ backend: Backend, _ body: (any CaseStore) async throws -> V
             }
             #expect(changed.exceptionCase.state == .claimed)
             #expect(try await store.record(tenantID: "acme", caseID: "c1") == changed)
+            // A case whose version moves on (a newer version joined it) is found by that version.
+            let moved = try await store.update(tenantID: "acme", caseID: "c1") { (current: CaseRecord) throws(ExceptionError) -> CaseChange? in
+                var record = current
+                record.exceptionCase.exportVersion += 1
+                return CaseChange(record: record)
+            }
+            #expect(try await store.record(tenantID: "acme", exportID: moved.exceptionCase.exportID, version: moved.exceptionCase.exportVersion) == moved)
             // nil stores nothing; a thrown error stores nothing and reaches the caller.
             let unchanged = try await store.update(tenantID: "acme", caseID: "c1") { (_: CaseRecord) throws(ExceptionError) -> CaseChange? in nil }
-            #expect(unchanged == changed)
+            #expect(unchanged == moved)
             await #expect(throws: ExceptionError.conflict("no")) {
                 _ = try await store.update(tenantID: "acme", caseID: "c1") { (_: CaseRecord) throws(ExceptionError) -> CaseChange? in throw .conflict("no") }
             }
