@@ -91,7 +91,7 @@ public final class ExceptionRouterService: RPCService {
             // A late report of an older version: nothing newer carries over into it.
             earlier = nil
         }
-        if let open = earlier, request.kind != .rejection, let attached = try await attach(request, to: open) {
+        if let open = earlier, request.kind == .backorder, let attached = try await attach(request, to: open) {
             return ReportResponse(exceptionCase: attached.exceptionCase, duplicate: false)
         }
         let export = try await registryExport(tenantID: request.tenantID, exportID: request.exportID, version: request.exportVersion)
@@ -108,11 +108,12 @@ public final class ExceptionRouterService: RPCService {
         return ReportResponse(exceptionCase: stored.exceptionCase, duplicate: duplicate)
     }
 
-    /// Adds a backorder or expiry of a newer version to the export's case while that case
-    /// is open (nil when it is resolved): the backorder its own retry published, or that
-    /// backorder's TTL passing while it waits for stock, is part of the case, not a second
-    /// case with a second customer notice. A rejection still opens a case of its own: the
-    /// open case may be retrying, and the rejected version is then its outcome's next failure.
+    /// Adds a backorder of a newer version to the export's case while that case is open
+    /// (nil when it is resolved): the backorder the case's own retry published is part of
+    /// the case, not a second case waiting for the same stock with a second customer
+    /// notice. Rejections and expiries still open a case of their own: they need a retry
+    /// or a person (an expired backorder is no longer re-decided when stock arrives), and
+    /// the open case may be the retry whose new version just failed.
     private func attach(_ request: ReportRequest, to open: CaseRecord) async throws(ExceptionError) -> CaseRecord? {
         guard open.exceptionCase.state != .resolved else { return nil }
         let attached = Committed(false)
@@ -122,8 +123,7 @@ public final class ExceptionRouterService: RPCService {
             guard current.exceptionCase.state != .resolved else { return nil }
             var record = current
             record.exceptionCase.exportVersion = max(record.exceptionCase.exportVersion, request.exportVersion)
-            let what = request.kind == .expiry ? "expired" : "backordered"
-            CaseRules.note(&record, at: now, "\(request.exportID)@\(request.exportVersion) \(what): v\(request.exportVersion) reported into this open case")
+            CaseRules.note(&record, at: now, "\(request.exportID)@\(request.exportVersion) backordered: v\(request.exportVersion) reported into this open case")
             attached.set(true)
             return CaseChange(record: record, notifications: [])
         }
