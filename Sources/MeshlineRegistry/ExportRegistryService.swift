@@ -150,7 +150,8 @@ public final class ExportRegistryService: RPCService {
                 next.auditTrail = current.auditTrail
             }
             next.state = .published
-            next.record(at: state.now, actor: actor, change: expected == 0 ? "published v1" : "published v\(next.version), superseding v\(expected)", traceID: traceID)
+            next.record(
+                at: state.now, actor: actor, change: "\(Self.publishedChange)\(next.version)\(expected == 0 ? "" : ", superseding v\(expected)")", traceID: traceID)
             var effects = AppendSideEffects(idempotency: key.map { ($0, requestHash) })
             // A backorder is an exception from the start: the router opens its case (and tells
             // the customer) through the same outbox as rejections, so it is never lost.
@@ -169,6 +170,17 @@ public final class ExportRegistryService: RPCService {
         }
         return PublishResponse(export: stored, replayed: replayed)
     }
+
+    /// Whether the change that made this version could have changed its owner or
+    /// watchers: an override, or a superseding publish (a re-decision). Acknowledgements
+    /// and expiries keep the parties, so a Watch need not look at their previous version.
+    static func mayChangeParties(_ export: Export) -> Bool {
+        guard let entry = export.auditTrail.last else { return true }
+        return entry.override != nil || entry.change.hasPrefix(Self.publishedChange)
+    }
+
+    /// How a publish's audit entry begins (`published v2, superseding v1`).
+    static let publishedChange = "published v"
 
     /// The export an earlier publish with this idempotency key and request stored, if any.
     private func storedPublish(tenantID: String, exportID: String, key: String, requestHash: [UInt8]) async throws(RegistryError) -> Export? {
@@ -265,7 +277,7 @@ public final class ExportRegistryService: RPCService {
                     // A version that takes the export away from the parties (a new owner, a
                     // watcher removed) is theirs to see too: it tells them to stop working on it.
                     var wasInvolved = false
-                    if !involvedNow, export.version > 1 {
+                    if !involvedNow, export.version > 1, Self.mayChangeParties(export) {
                         if let known = involvedBefore[export.exportID] {
                             wasInvolved = known
                         } else if let previous = try await store.export(tenantID: export.tenantID, exportID: export.exportID, version: export.version - 1) {
