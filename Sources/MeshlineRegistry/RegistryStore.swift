@@ -169,11 +169,13 @@ public enum StoredExportSize {
     /// `body` (the encoded version) or the error that refuses it.
     static func check(_ body: [UInt8], of export: Export) throws(RegistryError) -> [UInt8] {
         let ending = [ExportState.completed, .cancelled, .expired].contains(export.state)
-        guard body.count > (ending ? maximumEndingBytes : maximumBytes) else { return body }
+        let limit = ending ? maximumEndingBytes : maximumBytes
+        guard body.count > limit else { return body }
+        let what = "version \(export.version) of export '\(export.exportID)' would be \(body.count) bytes with its audit trail of \(export.auditTrail.count) entries"
         throw .tooLarge(
-            "version \(export.version) of export '\(export.exportID)' would be \(body.count) bytes with its audit trail of "
-                + "\(export.auditTrail.count) entries, over the registry's \(maximumBytes) bytes; end this export (complete it, or "
-                + "cancel it with an override) and publish a new export for the order")
+            ending
+                ? "\(what), over the \(limit) bytes the registry stores even for a version that ends an export; shorten this change's free text (detail, justification)"
+                : "\(what), over the registry's \(limit) bytes; end this export (complete it, or cancel it with an override) and publish a new export for the order")
     }
 }
 

@@ -461,7 +461,17 @@ func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws ->
             }
             #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil) == nil)
             #expect(try await store.lastSequence() == 0)
-            // A version that ends the export may still be stored, so that the order can have a new export.
+            // A version that ends the export may still be stored, so that the order can have a new
+            // export — up to its own, larger limit, past which it is told what to shorten.
+            var huge = export
+            huge.state = .cancelled
+            huge.auditTrail = (1...1100).map { AuditEntry(sequence: Int64($0), atUnixMs: clock.now, actor: "3pl:wh-a", change: String(repeating: "x", count: 2000), version: Int64($0)) }
+            await #expect {
+                _ = try await store.append(Self.create(huge))
+            } throws: { error in
+                guard case .tooLarge(let message) = error as? RegistryError else { return false }
+                return message.contains("even for a version that ends an export") && message.contains("\(StoredExportSize.maximumEndingBytes)")
+            }
             export.state = .cancelled
             _ = try await store.append(Self.create(export))
             #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil)?.state == .cancelled)
