@@ -474,13 +474,13 @@ public final class ExportRegistryService: RPCService {
         }
         // Page by page: a range may hold more exports than should be in memory at once.
         var tally = Reconciliation(now: now)
-        var cursor: String?
+        var cursor: ShipByCursor?
         while true {
             let page = try await store.routingExports(
                 tenantID: request.tenantID, shipByFrom: request.fromUnixMs, to: to, after: cursor, limit: configuration.reconcilePageSize)
             tally.add(page)
             guard page.count == configuration.reconcilePageSize, let last = page.last else { break }
-            cursor = last.exportID
+            cursor = ShipByCursor(after: last)
         }
         return ReconcileResponse(report: tally.report(tenantID: request.tenantID, from: request.fromUnixMs, to: to))
     }

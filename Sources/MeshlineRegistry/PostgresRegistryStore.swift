@@ -456,13 +456,16 @@ public final class PostgresRegistryStore: RegistryStore {
             """)
     }
 
-    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
-        try await bodies(
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: ShipByCursor?, limit: Int) async throws(RegistryError) -> [Export] {
+        // A page starts at the cursor's ship-by (the ship-by index's range), so paging reads the range once.
+        let start = cursor.map { max(from, $0.shipBy) } ?? from
+        let cursorShipBy = cursor?.shipBy, cursorID = cursor?.exportID
+        return try await bodies(
             """
             SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
-            WHERE l.tenant_id = \(tenantID) AND l.kind = \(Int32(ExportKind.routing.rawValue)) AND l.ship_by >= \(from) AND l.ship_by < \(to)
-              AND (\(cursor)::TEXT IS NULL OR l.export_id COLLATE "C" > \(cursor))
-            ORDER BY l.export_id COLLATE "C" LIMIT \(limit)
+            WHERE l.tenant_id = \(tenantID) AND l.kind = \(Int32(ExportKind.routing.rawValue)) AND l.ship_by >= \(start) AND l.ship_by < \(to)
+              AND (\(cursorID)::TEXT IS NULL OR l.ship_by > \(cursorShipBy) OR l.export_id COLLATE "C" > \(cursorID))
+            ORDER BY l.ship_by, l.export_id COLLATE "C" LIMIT \(limit)
             """)
     }
 

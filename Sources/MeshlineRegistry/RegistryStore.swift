@@ -143,6 +143,17 @@ public struct Commit: Sendable {
     public var export: Export
 }
 
+/// Where a page of ``RegistryStore/routingExports(tenantID:shipByFrom:to:after:limit:)`` ended.
+public struct ShipByCursor: Sendable, Equatable {
+    public var shipBy: Int64
+    public var exportID: String
+
+    public init(after export: Export) {
+        shipBy = export.sla?.shipByUnixMs ?? 0
+        exportID = export.exportID
+    }
+}
+
 /// A queued report for the exception router.
 public struct OutboxItem: Sendable {
     public var id: Int64
@@ -211,9 +222,11 @@ public protocol RegistryStore: Sendable {
     func lastSequence() async throws(RegistryError) -> Int64
     /// Latest versions still published whose TTL has passed.
     func expired(now: Int64, limit: Int) async throws(RegistryError) -> [Export]
-    /// Latest versions of routing exports with ship-by in `[from, to)`, ordered by export
-    /// id (bytes), after `cursor` (an export id), at most `limit`.
-    func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export]
+    /// Latest versions of routing exports with ship-by in `[from, to)`, ordered by
+    /// ship-by and then export id (bytes), after `cursor` (the last one of the previous
+    /// page), at most `limit`. The order is the ship-by index's, so each page starts
+    /// where the last one ended instead of reading the range again.
+    func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: ShipByCursor?, limit: Int) async throws(RegistryError) -> [Export]
     /// Every stored version of every export, in commit order, page by page.
     func allVersions(after sequence: Int64, limit: Int) async throws(RegistryError) -> [Commit]
 

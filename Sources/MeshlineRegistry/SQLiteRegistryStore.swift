@@ -413,14 +413,18 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: String?, limit: Int) async throws(RegistryError) -> [Export] {
-        try await read { db in
+    public func routingExports(tenantID: String, shipByFrom from: Int64, to: Int64, after cursor: ShipByCursor?, limit: Int) async throws(RegistryError) -> [Export] {
+        // A page starts at the cursor's ship-by in the ship-by index (tenant, kind,
+        // ship_by, then the key's export id), so paging reads the range once.
+        let start = cursor.map { max(from, $0.shipBy) } ?? from
+        return try await read { db in
             try Data.fetchAll(
                 db, sql: """
                     SELECT v.body FROM exports_latest l JOIN export_versions v ON v.seq = l.seq
-                    WHERE l.tenant_id = ? AND l.kind = ? AND l.ship_by >= ? AND l.ship_by < ? AND (? IS NULL OR l.export_id > ?)
-                    ORDER BY l.export_id LIMIT ?
-                    """, arguments: [tenantID, ExportKind.routing.rawValue, from, to, cursor, cursor, limit]
+                    WHERE l.tenant_id = ? AND l.kind = ? AND l.ship_by >= ? AND l.ship_by < ?
+                      AND (? IS NULL OR l.ship_by > ? OR l.export_id > ?)
+                    ORDER BY l.ship_by, l.export_id LIMIT ?
+                    """, arguments: [tenantID, ExportKind.routing.rawValue, start, to, cursor?.exportID, cursor?.shipBy, cursor?.exportID, limit]
             ).map(Self.decode)
         }
     }

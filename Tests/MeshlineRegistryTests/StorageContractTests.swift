@@ -439,9 +439,26 @@ func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws ->
             #expect(try await store.expired(now: clock.now, limit: 10).isEmpty)
             #expect(try await store.expired(now: clock.now + 3_600_000, limit: 10).map(\.exportID) == ["exp-1"])
             #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: nil, limit: 10).map(\.exportID) == ["exp-1", "exp-2"])
-            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: "exp-1", limit: 10).map(\.exportID) == ["exp-2"])
-            #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now, to: clock.now + 7_200_000, after: nil, limit: 1).map(\.exportID) == ["exp-1"])
             #expect(try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 7_200_000, to: clock.now + 9_000_000, after: nil, limit: 10).isEmpty)
+
+            // Pages walk the range in ship-by order, then export id (bytes), each export once.
+            let hour: Int64 = 3_600_000
+            for (id, shipBy) in [("pg-a", 5 * hour), ("pg-b", 3 * hour), ("pg-C", 3 * hour), ("pg-c", 3 * hour), ("pg-d", 4 * hour)] {
+                var export = Self.export(id, now: clock.now)
+                export.sla?.shipByUnixMs = clock.now + shipBy
+                _ = try await store.append(Self.create(export))
+            }
+            for limit in [1, 2, 10] {
+                var walked: [String] = []
+                var cursor: ShipByCursor?
+                while true {
+                    let page = try await store.routingExports(tenantID: "acme", shipByFrom: clock.now + 2 * hour, to: clock.now + 6 * hour, after: cursor, limit: limit)
+                    walked += page.map(\.exportID)
+                    guard page.count == limit, let last = page.last, walked.count < 20 else { break }
+                    cursor = ShipByCursor(after: last)
+                }
+                #expect(walked == ["pg-C", "pg-b", "pg-c", "pg-d", "pg-a"], "pages of \(limit)")
+            }
         }
     }
 
