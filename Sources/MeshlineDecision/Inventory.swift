@@ -119,7 +119,7 @@ extension UpdateInventoryRequest {
         for (index, level) in levels.enumerated() where !known.contains(level.warehouseID) && reported.insert(level.warehouseID).inserted {
             check.fail(
                 "levels[\(index)].warehouse_id",
-                "'\(level.warehouseID)' is not a warehouse of tenant \(tenantID)'s rule set \(versions); report stock only for its warehouses, or put a rule set that lists this one first",
+                "'\(level.warehouseID)' is not a warehouse of tenant \(tenantID)'s rule set \(versions) on this replica; report stock only for its warehouses, or put a rule set that lists this one first (a rule set put in the last seconds may not be read by every replica yet: retry)",
                 rule: "inventory.warehouse-known")
         }
         return check.violations
