@@ -236,6 +236,14 @@ public final class RPCClient: Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
+    /// A healthy endpoint with a connection ready now, if any.
+    private func readyEndpoint(avoiding avoided: Set<Int>) -> (index: Int, connection: EndpointConnection.Connected)? {
+        for (index, connection) in connections.enumerated() where !avoided.contains(index) && connection.isHealthy {
+            if let ready = connection.readyConnection { return (index, ready) }
+        }
+        return nil
+    }
+
     /// The next usable endpoint in round-robin order (except those `avoiding` names,
     /// unless it names the only one), connecting when needed; waits for a connection
     /// until `deadline` at most.
@@ -251,6 +259,9 @@ public final class RPCClient: Sendable {
                 skippedUnhealthy = true
                 continue
             }
+            // An attempt under way may take the whole connect timeout (a replica that drops
+            // packets): rather than wait on it, use an endpoint that is connected now.
+            if connection.isConnecting, let ready = readyEndpoint(avoiding: avoided) { return ready }
             do {
                 return (index, try await connection.connected(deadline: deadline))
             } catch where error.code == .deadlineExceeded || error.code == .cancelled {
@@ -445,6 +456,23 @@ final class EndpointConnection: Sendable {
     }
 
     var isHealthy: Bool { shared.withLock { $0.healthy } }
+
+    /// The connection, if one is ready now (no waiting, no connecting).
+    var readyConnection: Connected? {
+        shared.withLock { shared in
+            if shared.closed { return nil }
+            if case .ready(let connected) = shared.state { return connected }
+            return nil
+        }
+    }
+
+    /// Whether a connection attempt is under way.
+    var isConnecting: Bool {
+        shared.withLock { shared in
+            if case .connecting = shared.state { return true }
+            return false
+        }
+    }
 
     private enum Next {
         case use(Connected)

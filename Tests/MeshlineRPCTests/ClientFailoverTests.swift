@@ -52,6 +52,34 @@ import Testing
         }
     }
 
+    /// A replica whose TCP handshake never completes beside a healthy one: once the
+    /// healthy one is connected, calls go there instead of waiting out their deadline
+    /// on the other's connection attempt.
+    @Test func callsUseAConnectedEndpointWhileAnotherIsStillConnecting() async throws {
+        let unanswered = try Scripts.PythonServer(["Tests/Interop/rpc_interop.py", "unanswered"])
+        defer { unanswered.stop() }
+        let service = CountingService()
+        try await withServer(services: [service]) { _, port in
+            let client = RPCClient(configuration: RPCClient.Configuration(endpoints: [
+                .init(host: "127.0.0.1", port: unanswered.port), .init(host: "127.0.0.1", port: port),
+            ]))
+            // Until the healthy endpoint is connected, a call may wait on the other one.
+            var connected = false
+            for _ in 0..<4 where !connected {
+                let _: EchoResponse? = try? await client.unary(EchoDescriptor.get, EchoRequest(), timeout: .seconds(1))
+                connected = service.calls.load(ordering: .relaxed) > 0
+            }
+            #expect(connected)
+            let started = ContinuousClock.now
+            for _ in 0..<6 {
+                let response: EchoResponse = try await client.unary(EchoDescriptor.get, EchoRequest(), timeout: .seconds(1))
+                #expect(response.text == "healthy")
+            }
+            #expect(ContinuousClock.now - started < .seconds(1), "no call waited on the connecting endpoint")
+            await client.close()
+        }
+    }
+
     /// An endpoint whose TCP handshake never completes: the call ends at its own
     /// deadline, not after the 5 s connect timeout, and so does a call that joins the
     /// connection attempt already under way.
