@@ -182,17 +182,11 @@ public final class ExportRegistryService: RPCService {
     /// How a publish's audit entry begins (`published v2, superseding v1`).
     static let publishedChange = "published v"
 
-    /// The export an earlier publish with this idempotency key and request stored, if any.
+    /// The export an earlier publish with this idempotency key and request stored, if
+    /// any: plain reads, so that refused publishes never take a turn of the writer.
     private func storedPublish(tenantID: String, exportID: String, key: String, requestHash: [UInt8]) async throws(RegistryError) -> Export? {
-        do {
-            return try await append(AppendRequest(tenantID: tenantID, exportID: exportID, idempotencyKey: key) {
-                (state: AppendContext) throws(RegistryError) -> AppendPlan in
-                guard let earlier = state.idempotent, earlier.requestHash == requestHash else { throw .notFound(exportID: exportID) }
-                return .replay(exportID: earlier.exportID, version: earlier.version)
-            }).export
-        } catch .notFound {
-            return nil
-        }
+        guard let earlier = try await store.idempotencyRecord(tenantID: tenantID, key: key), earlier.requestHash == requestHash else { return nil }
+        return try await store.export(tenantID: tenantID, exportID: earlier.exportID, version: earlier.version)
     }
 
     // MARK: Reads

@@ -438,6 +438,17 @@ public final class PostgresRegistryStore: RegistryStore {
         try await commitRows("SELECT seq, body FROM export_versions WHERE tenant_id = \(tenantID) AND seq > \(sequence) ORDER BY seq LIMIT \(limit)")
     }
 
+    public func idempotencyRecord(tenantID: String, key: String) async throws(RegistryError) -> IdempotencyRecord? {
+        try await read { connection in
+            for try await (hash, exportID, version) in try await connection.query(
+                "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(tenantID) AND key = \(key)", logger: self.logger
+            ).decode((ByteBuffer, String, Int64).self) {
+                return IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
+            }
+            return nil
+        }
+    }
+
     public func lastSequence() async throws(RegistryError) -> Int64 {
         try await read { connection in
             for try await value in try await connection.query("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM export_versions", logger: self.logger).decode(Int64.self) {

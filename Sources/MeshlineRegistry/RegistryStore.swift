@@ -212,6 +212,8 @@ public protocol RegistryStore: Sendable {
     /// Whether other processes (registry replicas) commit to the same database, so
     /// that Watch streams must also look for commits this process did not make.
     var hasOtherWriters: Bool { get }
+    /// What an earlier publish with this idempotency key stored, if any (a read, outside any commit).
+    func idempotencyRecord(tenantID: String, key: String) async throws(RegistryError) -> IdempotencyRecord?
     /// Every version of an export, oldest first.
     func history(tenantID: String, exportID: String) async throws(RegistryError) -> [Export]
     /// Latest versions matching `filter`, ordered by export id, after `cursor` (an export id).

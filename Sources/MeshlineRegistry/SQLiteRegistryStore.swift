@@ -398,6 +398,14 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
+    public func idempotencyRecord(tenantID: String, key: String) async throws(RegistryError) -> IdempotencyRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?", arguments: [tenantID, key]).map {
+                IdempotencyRecord(requestHash: [UInt8]($0["request_hash"] as Data), exportID: $0["export_id"], version: $0["version"])
+            }
+        }
+    }
+
     public func lastSequence() async throws(RegistryError) -> Int64 {
         try await read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM export_versions") ?? 0 }
     }

@@ -341,6 +341,10 @@ func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws ->
                 return .replay(exportID: "exp-1", version: 1)
             })
             #expect(replay.replayed && replay.export == export)
+            // Also read outside any commit (a publish the QA gate refuses looks its key up so).
+            #expect(try await store.idempotencyRecord(tenantID: "acme", key: "k") == IdempotencyRecord(requestHash: [9, 9], exportID: "exp-1", version: 1))
+            #expect(try await store.idempotencyRecord(tenantID: "acme", key: "other") == nil)
+            #expect(try await store.idempotencyRecord(tenantID: "globex", key: "k") == nil)
 
             func override(_ version: Int64) -> AppendRequest {
                 AppendRequest(tenantID: "acme", exportID: "exp-1", nonce: ("key", "n-1")) { (state: AppendContext) throws(RegistryError) -> AppendPlan in
