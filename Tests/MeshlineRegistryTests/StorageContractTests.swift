@@ -466,33 +466,38 @@ func withPostgresSchema(_ body: (String, Logger, PostgresClient) async throws ->
         }
     }
 
+    /// Whether appending `export` to `store` is refused as too large with a message holding `texts`.
+    static func refusedAsTooLarge(_ store: any RegistryStore, _ export: Export, saying texts: String...) async -> Bool {
+        do {
+            _ = try await store.append(create(export))
+            return false
+        } catch {
+            guard case .tooLarge(let message) = error else { return false }
+            return texts.allSatisfy { message.contains($0) }
+        }
+    }
+
     /// A version past the registry's size (every version carries the whole audit trail)
     /// is refused as too large and leaves nothing behind, on either backend; a version
     /// that ends the export has room beyond it.
     @Test(arguments: Backend.allCases)
     func aVersionLargerThanTheRegistryStoresIsRefused(backend: Backend) async throws {
         try await withStore(backend) { store, clock in
-            var export = Self.export("exp-big", now: clock.now)
-            export.auditTrail = (1...600).map { AuditEntry(sequence: Int64($0), atUnixMs: clock.now, actor: "3pl:wh-a", change: String(repeating: "x", count: 2000), version: Int64($0)) }
-            await #expect {
-                _ = try await store.append(Self.create(export))
-            } throws: { error in
-                guard case .tooLarge(let message) = error as? RegistryError else { return false }
-                return message.contains("exp-big") && message.contains("\(StoredExportSize.maximumBytes)")
+            /// `entries` audit entries of 2,000 bytes each.
+            func trail(_ entries: Int) -> [AuditEntry] {
+                (1...entries).map { AuditEntry(sequence: Int64($0), atUnixMs: clock.now, actor: "3pl:wh-a", change: String(repeating: "x", count: 2000), version: Int64($0)) }
             }
+            var export = Self.export("exp-big", now: clock.now)
+            export.auditTrail = trail(600)
+            #expect(await Self.refusedAsTooLarge(store, export, saying: "exp-big", "\(StoredExportSize.maximumBytes)"))
             #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil) == nil)
             #expect(try await store.lastSequence() == 0)
             // A version that ends the export may still be stored, so that the order can have a new
             // export — up to its own, larger limit, past which it is told what to shorten.
             var huge = export
             huge.state = .cancelled
-            huge.auditTrail = (1...1100).map { AuditEntry(sequence: Int64($0), atUnixMs: clock.now, actor: "3pl:wh-a", change: String(repeating: "x", count: 2000), version: Int64($0)) }
-            await #expect {
-                _ = try await store.append(Self.create(huge))
-            } throws: { error in
-                guard case .tooLarge(let message) = error as? RegistryError else { return false }
-                return message.contains("even for a version that ends an export") && message.contains("\(StoredExportSize.maximumEndingBytes)")
-            }
+            huge.auditTrail = trail(1100)
+            #expect(await Self.refusedAsTooLarge(store, huge, saying: "even for a version that ends an export", "\(StoredExportSize.maximumEndingBytes)"))
             export.state = .cancelled
             _ = try await store.append(Self.create(export))
             #expect(try await store.export(tenantID: "acme", exportID: "exp-big", version: nil)?.state == .cancelled)
