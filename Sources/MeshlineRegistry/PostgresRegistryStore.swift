@@ -284,12 +284,7 @@ public final class PostgresRegistryStore: RegistryStore {
         }
         var idempotent: IdempotencyRecord?
         if let key = request.idempotencyKey {
-            for try await (hash, exportID, version) in try await connection.query(
-                "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(request.tenantID) AND key = \(key)",
-                logger: self.logger
-            ).decode((ByteBuffer, String, Int64).self) {
-                idempotent = IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
-            }
+            idempotent = try await idempotencyRecord(connection, tenantID: request.tenantID, key: key)
         }
         switch try request.decide(AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)) {
         case .replay(let exportID, let version):
@@ -336,7 +331,7 @@ public final class PostgresRegistryStore: RegistryStore {
                 INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
                 SELECT \(tenant), \(id), \(version), seq, \(bind(export.orderID)), \(bind(Int32(export.kind.rawValue))),
                     \(bind(LiveKey(export).shipment)), \(bind(Int32(export.state.rawValue))), \(bind(export.owningParty?.text ?? "")),
-                    \(bind(![ExportState.completed, .cancelled, .expired].contains(export.state))), \(bind(export.expiresAtUnixMs)),
+                    \(bind(!export.state.endsExport)), \(bind(export.expiresAtUnixMs)),
                     \(bind(export.sla?.shipByUnixMs ?? 0))
                 FROM version
             """
@@ -439,14 +434,18 @@ public final class PostgresRegistryStore: RegistryStore {
     }
 
     public func idempotencyRecord(tenantID: String, key: String) async throws(RegistryError) -> IdempotencyRecord? {
-        try await read { connection in
-            for try await (hash, exportID, version) in try await connection.query(
-                "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(tenantID) AND key = \(key)", logger: self.logger
-            ).decode((ByteBuffer, String, Int64).self) {
-                return IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
-            }
-            return nil
+        try await read { connection in try await self.idempotencyRecord(connection, tenantID: tenantID, key: key) }
+    }
+
+    /// What an earlier publish with this idempotency key stored, read on `connection`
+    /// (inside an append's transaction, or on its own).
+    private func idempotencyRecord(_ connection: PostgresConnection, tenantID: String, key: String) async throws -> IdempotencyRecord? {
+        for try await (hash, exportID, version) in try await connection.query(
+            "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = \(tenantID) AND key = \(key)", logger: logger
+        ).decode((ByteBuffer, String, Int64).self) {
+            return IdempotencyRecord(requestHash: Array(hash.readableBytesView), exportID: exportID, version: version)
         }
+        return nil
     }
 
     public func lastSequence() async throws(RegistryError) -> Int64 {

@@ -52,6 +52,11 @@ public struct AppendSideEffects: Sendable {
     }
 }
 
+extension ExportState {
+    /// Whether a version in this state ends its export (no longer live for its order).
+    var endsExport: Bool { [.completed, .cancelled, .expired].contains(self) }
+}
+
 /// What the registry keeps one live export of: a tenant's order, kind and shipment.
 public struct LiveKey: Sendable, Equatable {
     public var orderID: String
@@ -179,7 +184,7 @@ public enum StoredExportSize {
 
     /// `body` (the encoded version) or the error that refuses it.
     static func check(_ body: [UInt8], of export: Export) throws(RegistryError) -> [UInt8] {
-        let ending = [ExportState.completed, .cancelled, .expired].contains(export.state)
+        let ending = export.state.endsExport
         let limit = ending ? maximumEndingBytes : maximumBytes
         guard body.count > limit else { return body }
         let what = "version \(export.version) of export '\(export.exportID)' would be \(body.count) bytes with its audit trail of \(export.auditTrail.count) entries"

@@ -248,14 +248,7 @@ public final class SQLiteRegistryStore: RegistryStore {
                 db.cachedStatement(sql: "SELECT export_id FROM exports_latest WHERE tenant_id = ? AND order_id = ? AND kind = ? AND shipment = ? AND live = 1"),
                 arguments: [request.tenantID, live.orderID, live.kind.rawValue, live.shipment])
         }
-        var idempotent: IdempotencyRecord?
-        if let key = request.idempotencyKey,
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?"),
-                arguments: [request.tenantID, key])
-        {
-            idempotent = IdempotencyRecord(requestHash: [UInt8](row["request_hash"] as Data), exportID: row["export_id"], version: row["version"])
-        }
+        let idempotent = try request.idempotencyKey.flatMap { try idempotencyRecord(db, tenantID: request.tenantID, key: $0) }
         let context = AppendContext(current: current, liveExportID: liveExportID, idempotent: idempotent, now: now)
         switch try request.decide(context) {
         case .replay(let exportID, let version):
@@ -280,7 +273,6 @@ public final class SQLiteRegistryStore: RegistryStore {
         try db.cachedStatement(sql: "INSERT INTO export_versions (tenant_id, export_id, version, body) VALUES (?, ?, ?, ?)")
             .executeDirect([.text(export.tenantID), .text(export.exportID), .integer(export.version), .blob(StoredExportSize.check(export.serializedBytes(), of: export))])
         let sequence = db.lastInsertedRowID
-        let live = ![ExportState.completed, .cancelled, .expired].contains(export.state)
         let insert = """
             INSERT INTO exports_latest (tenant_id, export_id, version, seq, order_id, kind, shipment, state, owner, live, expires_at, ship_by)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -295,7 +287,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try db.cachedStatement(sql: isNew ? insert : insert + replace).executeDirect([
                 .text(export.tenantID), .text(export.exportID), .integer(export.version), .integer(sequence), .text(export.orderID),
                 .integer(Int64(export.kind.rawValue)), .integer(Int64(LiveKey(export).shipment)), .integer(Int64(export.state.rawValue)),
-                .text(export.owningParty?.text ?? ""), .integer(live ? 1 : 0), .integer(export.expiresAtUnixMs),
+                .text(export.owningParty?.text ?? ""), .integer(export.state.endsExport ? 0 : 1), .integer(export.expiresAtUnixMs),
                 .integer(export.sla?.shipByUnixMs ?? 0),
             ])
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && !isNew {
@@ -399,11 +391,15 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func idempotencyRecord(tenantID: String, key: String) async throws(RegistryError) -> IdempotencyRecord? {
-        try await read { db in
-            try Row.fetchOne(db, sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?", arguments: [tenantID, key]).map {
-                IdempotencyRecord(requestHash: [UInt8]($0["request_hash"] as Data), exportID: $0["export_id"], version: $0["version"])
-            }
-        }
+        try await read { db in try Self.idempotencyRecord(db, tenantID: tenantID, key: key) }
+    }
+
+    /// What an earlier publish with this idempotency key stored, read on `db` (inside an
+    /// append's savepoint, or on its own).
+    private static func idempotencyRecord(_ db: Database, tenantID: String, key: String) throws -> IdempotencyRecord? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT request_hash, export_id, version FROM idempotency WHERE tenant_id = ? AND key = ?"), arguments: [tenantID, key]
+        ).map { IdempotencyRecord(requestHash: [UInt8]($0["request_hash"] as Data), exportID: $0["export_id"], version: $0["version"]) }
     }
 
     public func lastSequence() async throws(RegistryError) -> Int64 {
