@@ -486,6 +486,8 @@ final class EndpointConnection: Sendable {
     /// `deadline` (DEADLINE_EXCEEDED) or when its task is cancelled (CANCELLED); the
     /// attempt goes on for the others.
     func connected(deadline: ContinuousClock.Instant? = nil) async throws(RPCError) -> Connected {
+        // Every call asks; nearly always the connection is ready: no waiter, no continuation.
+        if let ready = readyConnection { return ready }
         let id = shared.withLock { shared in
             shared.lastWaiterID += 1
             return shared.lastWaiterID
